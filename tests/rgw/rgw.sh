@@ -60,23 +60,31 @@ port_free() {
 	! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# pick_port: a free TCP port in 20000..59999 not handed out by this run yet.
-# Random, so concurrent runs rarely race for the same one; start holds a
-# lock until its daemons have bound, which closes the rest of that race
-# between two rgw.sh instances.
-PICKED=" "
+# Ports handed out to running instances, one file per STATE_DIR, so that
+# concurrent starts never pick the same port even before the daemons bind.
+PORT_DIR=${TMPDIR:-/tmp}/etagfs-rgw-ports
+
+port_reserved() {
+	grep -qsx "$1" "$PORT_DIR"/* 2>/dev/null
+}
+
+# pick_port: a free, unreserved TCP port in 20000..59999; the caller holds
+# the port lock and records it in its reservation file.
 pick_port() {
-	local i p
-	for i in $(seq 1 200); do
+	local p
+	for _ in $(seq 1 200); do
 		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-		case "$PICKED" in *" $p "*) continue ;; esac
+		port_reserved "$p" && continue
 		if port_free "$p"; then
-			PICKED="$PICKED$p "
 			echo "$p"
 			return 0
 		fi
 	done
 	return 1
+}
+
+reservation_file() {
+	echo "$PORT_DIR/$(echo "$STATE" | tr '/' '_')"
 }
 
 ceph_cmd() {
@@ -92,18 +100,27 @@ pid_of() {
 	[ -s "$f" ] && cat "$f"
 }
 
+# log_tail [FILE...]: the end of the given logs (under STATE/log), or of
+# every daemon's when none are given.
 log_tail() {
-	local f
-	for f in "$STATE"/log/*.log "$STATE"/log/*.out; do
+	local f files="$*"
+	[ -n "$files" ] ||
+		files="mon.a.out osd.0.out rgw.out mon.a.log osd.0.log client.rgw.log"
+	for f in $files; do
+		f=$STATE/log/$f
 		[ -s "$f" ] || continue
 		echo "---- tail $f" >&2
-		tail -n 25 "$f" >&2
+		tail -n 15 "$f" | cut -c1-300 >&2
 	done
 }
 
+# fail_start MESSAGE [LOG...]: report, show the relevant logs, kill what we
+# started and exit non-zero; the state stays for a post mortem.
 fail_start() {
-	echo "rgw.sh: start FAILED: $*" >&2
-	log_tail
+	local msg=$1
+	shift
+	echo "rgw.sh: start FAILED: $msg" >&2
+	log_tail "$@"
 	echo "rgw.sh: state kept in $STATE for inspection;" \
 		"'$0 stop $STATE' removes it" >&2
 	do_kill
@@ -172,6 +189,10 @@ mon warn on pool no redundancy = false
 mon warn on insecure global id reclaim allowed = false
 mon max pg per osd = 1000
 auth allow insecure global id reclaim = false
+# RGW creates ~7 pools at first start, each an osdmap commit: the default
+# 1 s Paxos batching alone would add seconds to every start.
+paxos propose interval = 0.05
+paxos min wait = 0.01
 
 [mon]
 mon data = $STATE/mon.\$id
@@ -201,7 +222,7 @@ EOF
 }
 
 do_start() {
-	local t0 t1 deadline code i osd_uuid osd_id
+	local t0 t1 deadline code osd_uuid osd_id
 	t0=$(now_ms)
 	[ "$(id -u)" = 0 ] || echo "rgw.sh: warning: not root;" \
 		"ceph daemons may lack permissions" >&2
@@ -211,6 +232,8 @@ do_start() {
 			die "$c not found: run scripts/install-deps" \
 				"(apt-get install radosgw ceph-mon ceph-osd ceph-common curl)"
 	done
+	[ ! -e "$STATE" ] || ours ||
+		die "$STATE exists and is not an rgw.sh state directory"
 	if [ -e "$STATE/run/mon.a.pid" ]; then
 		do_status >/dev/null 2>&1 &&
 			die "already running in $STATE (stop it first)"
@@ -224,11 +247,17 @@ do_start() {
 	FSID=$(cat /proc/sys/kernel/random/uuid)
 	deadline=$((t0 + ${ETAGFS_RGW_TIMEOUT:-60} * 1000))
 
-	# Serialise port picking and binding between concurrent starts.
-	exec 9>"${TMPDIR:-/tmp}/etagfs-rgw-ports.lock"
+	# Serialise port picking between concurrent starts; the reservation
+	# file keeps the ports ours until stop.
+	mkdir -p "$PORT_DIR" || die "cannot create $PORT_DIR"
+	exec 9>"$PORT_DIR/.lock"
 	flock -w 60 9 || die "cannot lock port allocation"
 	MON_PORT=$(pick_port) || die "no free port for ceph-mon"
+	echo "$MON_PORT" >"$(reservation_file)"
 	RGW_PORT=$(pick_port) || die "no free port for radosgw"
+	echo "$RGW_PORT" >>"$(reservation_file)"
+	flock -u 9
+	exec 9>&-
 	write_conf
 
 	ceph-authtool --create-keyring "$STATE/keyring" -n mon. --gen-key \
@@ -248,39 +277,43 @@ do_start() {
 	monmaptool --create --clobber --fsid "$FSID" \
 		--addv a "[v2:127.0.0.1:$MON_PORT]" "$STATE/monmap" \
 		>"$STATE/log/monmaptool.out" 2>&1 ||
-		fail_start "monmaptool failed"
+		fail_start "monmaptool failed" monmaptool.out
 	# --mkfs imports every key of the keyring, caps included, into the
 	# mon's auth database: no 'ceph auth add' round trips later.
 	ceph-mon -c "$CONF" --mkfs -i a --monmap "$STATE/monmap" \
 		--keyring "$STATE/keyring" >"$STATE/log/mon-mkfs.out" 2>&1 ||
-		fail_start "ceph-mon --mkfs failed"
+		fail_start "ceph-mon --mkfs failed" mon-mkfs.out
 	spawn mon.a ceph-mon -c "$CONF" -i a
 
 	osd_uuid=$(cat /proc/sys/kernel/random/uuid)
 	osd_id=$(ceph_cmd osd new "$osd_uuid" 2>"$STATE/log/osd-new.out") ||
-		fail_start "ceph-mon does not answer ('ceph osd new' failed)"
+		fail_start "ceph-mon does not answer ('ceph osd new' failed)" \
+			osd-new.out mon.a.out mon.a.log
 	[ "$osd_id" = 0 ] || fail_start "unexpected osd id '$osd_id'"
 	ceph-osd -c "$CONF" -i 0 --mkfs --osd-uuid "$osd_uuid" \
 		>"$STATE/log/osd-mkfs.out" 2>&1 ||
-		fail_start "ceph-osd --mkfs failed"
+		fail_start "ceph-osd --mkfs failed" osd-mkfs.out
 	spawn osd.0 ceph-osd -c "$CONF" -i 0
 	spawn rgw radosgw -c "$CONF" -n client.rgw
 
 	# The user goes straight into RADOS; it needs the OSD up, not RGW.
-	for i in $(seq 1 60); do
+	for _ in $(seq 1 60); do
 		radosgw-admin -c "$CONF" -n client.admin user create \
 			--uid=etagfs-test --display-name="etagfs tests" \
 			--access-key="$RGW_ACCESS_KEY" \
 			--secret-key="$RGW_SECRET_KEY" \
 			>"$STATE/log/user-create.out" 2>&1 && break
 		[ "$(now_ms)" -lt "$deadline" ] ||
-			fail_start "radosgw-admin user create failed"
+			fail_start "radosgw-admin user create failed" \
+				user-create.out osd.0.out osd.0.log
 		sleep 0.5
 	done
 
 	while :; do
 		for d in mon.a osd.0 rgw; do
-			pid_alive "$(pid_of $d)" || fail_start "$d exited"
+			pid_alive "$(pid_of $d)" ||
+				fail_start "$d exited" "$d.out" \
+				"$([ $d = rgw ] && echo client.rgw || echo $d).log"
 		done
 		code=$(s3_probe "$RGW_PORT")
 		[ "$code" = 200 ] && break
@@ -290,8 +323,6 @@ do_start() {
 				"(last HTTP status $code)"
 		sleep 0.2
 	done
-	flock -u 9
-	exec 9>&-
 
 	{
 		echo "ETAGFS_TEST_ENDPOINT=http://127.0.0.1:$RGW_PORT"
@@ -306,21 +337,28 @@ do_start() {
 		$(((t1 - t0) % 1000))
 }
 
+# ours: STATE is empty or was made by this script, so rm -rf is safe.
+ours() {
+	[ -z "$(ls -A "$STATE" 2>/dev/null)" ] ||
+		grep -qs '^# Generated by tests/rgw/rgw.sh' "$STATE/ceph.conf" ||
+		{ [ -d "$STATE/log" ] && [ -d "$STATE/run" ]; }
+}
+
 # do_kill: TERM every daemon with a pid file, KILL what is left after 10 s.
 do_kill() {
-	local d pid pids="" i
+	local d pid pids=""
 	for d in rgw osd.0 mon.a; do
 		pid=$(pid_of $d) || continue
 		pid_alive "$pid" || continue
 		# Only kill what is still the daemon we started.
-		case "$(cat "/proc/$pid/cmdline" 2>/dev/null | tr '\0' ' ')" in
+		case "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" in
 		*"$STATE/ceph.conf"*) ;;
 		*) continue ;;
 		esac
 		kill -TERM "$pid" 2>/dev/null
 		pids="$pids $pid"
 	done
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		local alive=""
 		for pid in $pids; do
 			pid_alive "$pid" && alive="$alive $pid"
@@ -338,6 +376,7 @@ do_kill() {
 
 do_stop_quiet() {
 	do_kill
+	rm -f "$(reservation_file)"
 	if [ "${ETAGFS_RGW_KEEP_LOGS:-0}" = 1 ]; then
 		find "$STATE" -mindepth 1 -maxdepth 1 ! -name log \
 			-exec rm -rf {} + 2>/dev/null
@@ -351,6 +390,7 @@ do_stop() {
 		echo "rgw.sh: nothing running in $STATE"
 		return 0
 	fi
+	ours || die "$STATE is not an rgw.sh state directory; not touching it"
 	do_stop_quiet
 	echo "rgw.sh: stopped $STATE"
 }
