@@ -378,7 +378,7 @@ do_stop_quiet() {
 	do_kill
 	rm -f "$(reservation_file)"
 	if [ "${ETAGFS_RGW_KEEP_LOGS:-0}" = 1 ]; then
-		find "$STATE" -mindepth 1 -maxdepth 1 ! -name log \
+		find "$STATE" -mindepth 1 -maxdepth 1 ! -name log ! -name ceph.conf \
 			-exec rm -rf {} + 2>/dev/null
 	else
 		rm -rf "$STATE"
