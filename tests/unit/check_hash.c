@@ -17,7 +17,8 @@ struct sha_vector {
 };
 
 static const struct sha_vector sha_vectors[] = {
-	{ "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+	{ "",
+	  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
 	{ "abc",
 	  "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
 	{ "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
@@ -45,7 +46,8 @@ END_TEST
 
 START_TEST(test_hex)
 {
-	static const unsigned char in[] = { 0x00, 0x01, 0x7f, 0x80, 0xab, 0xff };
+	static const unsigned char in[] = { 0x00, 0x01, 0x7f,
+					    0x80, 0xab, 0xff };
 	char out[2 * sizeof(in) + 1];
 
 	memset(out, 'X', sizeof(out));
