@@ -1,1 +1,116 @@
-/* stub: being written */
+/*
+ * The mount context: options, S3 client, caches, local directories.
+ */
+#include <errno.h>
+#include <fuse.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs/ctx.h"
+#include "util/log.h"
+
+struct fs_ctx *fs_ctx_get(void)
+{
+	return fuse_get_context()->private_data;
+}
+
+int fs_ctx_mkdirs(const char *path)
+{
+	char buf[4096];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* $XDG_STATE_HOME/etagfs/<leaf>, else ~/.local/state/etagfs/<leaf>. */
+static char *default_state_dir(const char *leaf)
+{
+	const char *xdg = getenv("XDG_STATE_HOME");
+	const char *home = getenv("HOME");
+	char *out = NULL;
+	int n;
+
+	if (xdg != NULL && xdg[0] == '/')
+		n = asprintf(&out, "%s/etagfs/%s", xdg, leaf);
+	else if (home != NULL && home[0] == '/')
+		n = asprintf(&out, "%s/.local/state/etagfs/%s", home, leaf);
+	else
+		n = asprintf(&out, "/var/tmp/etagfs-%u/%s", (unsigned)getuid(),
+			     leaf);
+	return n < 0 ? NULL : out;
+}
+
+static int prepare_dir(char **field, const char *given, const char *leaf,
+		       const char *what, char *err, size_t err_len)
+{
+	int rc;
+
+	*field = given ? strdup(given) : default_state_dir(leaf);
+	if (*field == NULL)
+		return -ENOMEM;
+	rc = fs_ctx_mkdirs(*field);
+	if (rc == 0 && access(*field, W_OK | X_OK) != 0)
+		rc = -errno;
+	if (rc != 0)
+		snprintf(err, err_len, "cannot use %s directory %s: %s", what,
+			 *field, strerror(-rc));
+	return rc;
+}
+
+int fs_ctx_init(struct fs_ctx *ctx, struct fs_options *o,
+		struct s3_client *s3, char *err, size_t err_len)
+{
+	int rc;
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->opts = *o;
+	memset(o, 0, sizeof(*o));
+	ctx->s3 = s3;
+	ctx->uid = ctx->opts.uid >= 0 ? (uid_t)ctx->opts.uid : getuid();
+	ctx->gid = ctx->opts.gid >= 0 ? (gid_t)ctx->opts.gid : getgid();
+	ctx->mount_time = time(NULL);
+	pthread_mutex_init(&ctx->handles_lock, NULL);
+	rc = prepare_dir(&ctx->staging_dir, ctx->opts.staging_dir, "staging",
+			 "staging", err, err_len);
+	if (rc != 0)
+		return rc;
+	rc = prepare_dir(&ctx->conflict_dir, ctx->opts.conflict_dir,
+			 "conflicts", "conflict", err, err_len);
+	if (rc != 0)
+		return rc;
+	ctx->attrs = attr_cache_new(ctx->opts.attr_ttl_ms, 100000, NULL);
+	ctx->dirs = dir_cache_new(ctx->opts.dir_ttl_ms, 256, NULL);
+	if (ctx->attrs == NULL || ctx->dirs == NULL) {
+		snprintf(err, err_len, "out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void fs_ctx_destroy(struct fs_ctx *ctx)
+{
+	attr_cache_free(ctx->attrs);
+	dir_cache_free(ctx->dirs);
+	s3_client_free(ctx->s3);
+	free(ctx->staging_dir);
+	free(ctx->conflict_dir);
+	fs_options_free(&ctx->opts);
+	pthread_mutex_destroy(&ctx->handles_lock);
+	memset(ctx, 0, sizeof(*ctx));
+}

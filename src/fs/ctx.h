@@ -1,1 +1,53 @@
-/* stub: being written */
+/**
+ * @file ctx.h
+ * All per-mount state, reached through fuse_get_context()->private_data
+ * (fs_ctx_get()); nothing per mount lives in globals.
+ */
+#ifndef ETAGFS_FS_CTX_H
+#define ETAGFS_FS_CTX_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "cache/attr_cache.h"
+#include "cache/dir_cache.h"
+#include "fs/options.h"
+#include "s3/client.h"
+
+struct fs_handle;
+
+struct fs_ctx {
+	struct fs_options opts;
+	struct s3_client *s3;
+	struct s3_caps caps;
+	struct attr_cache *attrs;
+	struct dir_cache *dirs;
+	char *staging_dir;  /**< owned, exists, mode 0700 */
+	char *conflict_dir; /**< owned, exists, mode 0700 */
+	uid_t uid;	    /**< owner shown for objects without metadata */
+	gid_t gid;
+	bool read_only; /**< mounted with -o ro, or forced by the probe */
+	time_t mount_time;
+
+	/* Open handles, so path operations can see local state. */
+	pthread_mutex_t handles_lock;
+	struct fs_handle *handles; /**< doubly linked via handle->next */
+};
+
+/** The mount's context from inside a FUSE operation. */
+struct fs_ctx *fs_ctx_get(void);
+
+/**
+ * Create staging and conflict directories (0700) and the caches.
+ * @p o is moved into the context (the caller's copy is zeroed).
+ * 0 or -errno with a sentence in @p err.
+ */
+int fs_ctx_init(struct fs_ctx *ctx, struct fs_options *o,
+		struct s3_client *s3, char *err, size_t err_len);
+void fs_ctx_destroy(struct fs_ctx *ctx);
+
+/** mkdir -p with mode 0700 for the last component. */
+int fs_ctx_mkdirs(const char *path);
+
+#endif

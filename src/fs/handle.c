@@ -1,1 +1,671 @@
-/* stub: being written */
+/*
+ * Open-file handles and their commits (the ETag contract, see handle.h
+ * and doc/internals/etag-lifecycle.md).
+ *
+ * Locking: h->lock is held for the whole of each operation on a handle;
+ * ctx->handles_lock only guards the list links and is never held while
+ * waiting for a handle lock or a request.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fs/conflict.h"
+#include "fs/handle.h"
+#include "fs/lookup.h"
+#include "fs/path.h"
+#include "util/log.h"
+
+pid_t fs_handle_tgid_of(pid_t tid)
+{
+	char path[64], line[128];
+	pid_t tgid = tid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return tid;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "Tgid:", 5) == 0) {
+			char *end = NULL;
+			long v = strtol(line + 5, &end, 10);
+
+			if (end != line + 5 && v > 0)
+				tgid = (pid_t)v;
+			break;
+		}
+	}
+	fclose(f);
+	return tgid;
+}
+
+static void list_add(struct fs_ctx *ctx, struct fs_handle *h)
+{
+	pthread_mutex_lock(&ctx->handles_lock);
+	h->prev = NULL;
+	h->next = ctx->handles;
+	if (ctx->handles != NULL)
+		ctx->handles->prev = h;
+	ctx->handles = h;
+	pthread_mutex_unlock(&ctx->handles_lock);
+}
+
+static void list_remove(struct fs_ctx *ctx, struct fs_handle *h)
+{
+	pthread_mutex_lock(&ctx->handles_lock);
+	if (h->prev != NULL)
+		h->prev->next = h->next;
+	else
+		ctx->handles = h->next;
+	if (h->next != NULL)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&ctx->handles_lock);
+}
+
+static void handle_free(struct fs_handle *h)
+{
+	if (h == NULL)
+		return;
+	if (h->staging_fd >= 0)
+		close(h->staging_fd);
+	if (h->staging_path != NULL)
+		unlink(h->staging_path);
+	free(h->staging_path);
+	free(h->rel);
+	free(h->key);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+static struct fs_handle *handle_new(struct fs_ctx *ctx, const char *rel)
+{
+	struct fs_handle *h = calloc(1, sizeof(*h));
+
+	if (h == NULL)
+		return NULL;
+	pthread_mutex_init(&h->lock, NULL);
+	h->staging_fd = -1;
+	h->rel = strdup(rel);
+	h->key = fs_path_key(ctx->opts.prefix, rel, false);
+	if (h->rel == NULL || h->key == NULL) {
+		handle_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+/* An empty private staging file on disk (never in memory). */
+static int staging_create(struct fs_ctx *ctx, struct fs_handle *h)
+{
+	char *path = NULL;
+	int fd;
+
+	if (asprintf(&path, "%s/stage-XXXXXX", ctx->staging_dir) < 0)
+		return -ENOMEM;
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0) {
+		int rc = -errno;
+
+		log_error("cannot create a staging file in %s: %s",
+			  ctx->staging_dir, strerror(errno));
+		free(path);
+		return rc;
+	}
+	h->staging_fd = fd;
+	h->staging_path = path;
+	return 0;
+}
+
+/* Make the staging file hold the snapshot's full content, fetched with
+ * If-Match: the handle never mixes versions. */
+static int staging_fill(struct fs_ctx *ctx, struct fs_handle *h)
+{
+	struct s3_object_info info;
+	int rc;
+
+	if (h->staging_fd >= 0)
+		return 0;
+	rc = staging_create(ctx, h);
+	if (rc != 0 || h->is_new || h->size == 0)
+		return rc;
+	memset(&info, 0, sizeof(info));
+	rc = s3_get_object_to_fd(ctx->s3, h->key, h->etag, h->staging_fd,
+				 &info, NULL);
+	if (rc == 0 && info.size != h->size) {
+		log_error("'%s': downloaded %llu bytes, expected %llu",
+			  h->key, (unsigned long long)info.size,
+			  (unsigned long long)h->size);
+		rc = -EIO;
+	}
+	if (rc == -ENOENT)
+		rc = -ESTALE; /* deleted since the snapshot */
+	if (rc != 0) {
+		close(h->staging_fd);
+		unlink(h->staging_path);
+		free(h->staging_path);
+		h->staging_fd = -1;
+		h->staging_path = NULL;
+	}
+	return rc;
+}
+
+static void default_meta(struct fs_ctx *ctx, struct s3_meta *m, mode_t mode)
+{
+	struct fuse_context *fc = fuse_get_context();
+
+	memset(m, 0, sizeof(*m));
+	m->has_mode = m->has_uid = m->has_gid = true;
+	m->mode = S_IFREG | (mode & 07777);
+	m->uid = fc && fc->private_data == ctx ? fc->uid : ctx->uid;
+	m->gid = fc && fc->private_data == ctx ? fc->gid : ctx->gid;
+}
+
+int fs_handle_open(struct fs_ctx *ctx, const char *rel, int flags,
+		   bool create, mode_t mode, struct fs_handle **out)
+{
+	struct fuse_context *fc = fuse_get_context();
+	struct fs_handle *h = handle_new(ctx, rel);
+	struct attr_entry e;
+	int acc = flags & O_ACCMODE;
+	int rc = 0;
+
+	*out = NULL;
+	if (h == NULL)
+		return -ENOMEM;
+	h->writable = acc == O_WRONLY || acc == O_RDWR;
+	h->owner_tgid = fc ? fs_handle_tgid_of(fc->pid) : getpid();
+	if (create) {
+		default_meta(ctx, &h->meta, mode);
+		h->is_new = true;
+		h->dirty = true;
+		h->writable = true;
+		rc = staging_create(ctx, h);
+		if (rc != 0)
+			goto out;
+		if (flags & O_EXCL) {
+			/* The name is taken atomically across machines: the
+			 * loser of two O_EXCL creators gets EEXIST here. */
+			rc = fs_handle_commit(ctx, h);
+			if (rc == -EBUSY)
+				rc = -EEXIST;
+			if (rc != 0)
+				goto out;
+		}
+		goto out;
+	}
+	/* A writable open confirms the ETag with the server; a read-only
+	 * one may start from the cache (a stale ETag is refreshed on the
+	 * first read's 412, before any byte reached the caller). */
+	rc = h->writable ? fs_lookup_fresh(ctx, rel, &e)
+			 : fs_lookup(ctx, rel, &e);
+	if (rc != 0)
+		goto out;
+	if (e.kind == ATTR_DIR) {
+		rc = -EISDIR;
+		goto out;
+	}
+	snprintf(h->etag, sizeof(h->etag), "%s", e.etag);
+	h->size = e.size;
+	h->last_modified = e.last_modified;
+	h->meta = e.meta;
+	h->meta.token[0] = '\0';
+	if (h->writable && (flags & O_TRUNC)) {
+		rc = staging_create(ctx, h);
+		if (rc != 0)
+			goto out;
+		if (h->size != 0)
+			h->dirty = true;
+		h->size = 0;
+	}
+out:
+	if (rc != 0) {
+		handle_free(h);
+		return rc;
+	}
+	list_add(ctx, h);
+	*out = h;
+	return 0;
+}
+
+/* Refresh a read-only snapshot that went stale before any byte of it was
+ * returned: the caller never sees two versions. */
+static int refresh_snapshot(struct fs_ctx *ctx, struct fs_handle *h)
+{
+	struct attr_entry e;
+	int rc;
+
+	attr_cache_invalidate(ctx->attrs, h->rel);
+	rc = fs_lookup_fresh(ctx, h->rel, &e);
+	if (rc != 0)
+		return rc;
+	if (e.kind != ATTR_FILE)
+		return -ENOENT;
+	log_debug("'%s': snapshot refreshed before the first read", h->key);
+	snprintf(h->etag, sizeof(h->etag), "%s", e.etag);
+	h->size = e.size;
+	h->last_modified = e.last_modified;
+	h->meta = e.meta;
+	return 0;
+}
+
+ssize_t fs_handle_read(struct fs_ctx *ctx, struct fs_handle *h, char *buf,
+		       size_t size, off_t off)
+{
+	size_t got = 0;
+	ssize_t n;
+	int rc;
+
+	pthread_mutex_lock(&h->lock);
+	if (h->staging_fd >= 0) {
+		n = pread(h->staging_fd, buf, size, off);
+		rc = n < 0 ? -errno : 0;
+		got = n < 0 ? 0 : (size_t)n;
+		goto out;
+	}
+	if ((uint64_t)off >= h->size || size == 0) {
+		rc = 0;
+		goto out;
+	}
+	if ((uint64_t)off + size > h->size)
+		size = (size_t)(h->size - (uint64_t)off);
+	rc = s3_get_object(ctx->s3, h->key, (uint64_t)off, size, h->etag, buf,
+			   &got, NULL, NULL);
+	if (rc == -ESTALE && !h->bytes_returned && !h->writable) {
+		rc = refresh_snapshot(ctx, h);
+		if (rc == 0 && (uint64_t)off < h->size) {
+			if ((uint64_t)off + size > h->size)
+				size = (size_t)(h->size - (uint64_t)off);
+			rc = s3_get_object(ctx->s3, h->key, (uint64_t)off,
+					   size, h->etag, buf, &got, NULL,
+					   NULL);
+		}
+	}
+	if (rc == -ENOENT)
+		rc = -ESTALE; /* the snapshot's object was deleted */
+	if (rc == -ESTALE)
+		log_notice("'%s' changed on the server since it was opened "
+			   "(ETag %s): read fails with ESTALE",
+			   h->key, h->etag);
+out:
+	if (rc == 0 && got > 0)
+		h->bytes_returned = true;
+	pthread_mutex_unlock(&h->lock);
+	return rc != 0 ? rc : (ssize_t)got;
+}
+
+ssize_t fs_handle_write(struct fs_ctx *ctx, struct fs_handle *h,
+			const char *buf, size_t size, off_t off)
+{
+	ssize_t done = 0;
+	int rc;
+
+	pthread_mutex_lock(&h->lock);
+	rc = staging_fill(ctx, h);
+	while (rc == 0 && (size_t)done < size) {
+		ssize_t n = pwrite(h->staging_fd, buf + done,
+				   size - (size_t)done, off + done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			rc = -errno;
+		else
+			done += n;
+	}
+	if (done > 0) {
+		h->dirty = true;
+		if ((uint64_t)(off + done) > h->size)
+			h->size = (uint64_t)(off + done);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return done > 0 ? done : rc;
+}
+
+int fs_handle_truncate(struct fs_ctx *ctx, struct fs_handle *h, off_t size)
+{
+	int rc;
+
+	pthread_mutex_lock(&h->lock);
+	if ((uint64_t)size == h->size && h->staging_fd >= 0) {
+		rc = 0;
+		goto out;
+	}
+	/* Truncating to zero needs none of the old bytes. */
+	if (size == 0 && h->staging_fd < 0)
+		rc = staging_create(ctx, h);
+	else
+		rc = staging_fill(ctx, h);
+	if (rc == 0 && ftruncate(h->staging_fd, size) != 0)
+		rc = -errno;
+	if (rc == 0) {
+		if ((uint64_t)size != h->size || h->is_new)
+			h->dirty = true;
+		h->size = (uint64_t)size;
+	}
+out:
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+/* Upload in parts; the precondition rides on Complete. Only used where
+ * the server honours it, or where the user accepted a HEAD check. */
+static int commit_multipart(struct fs_ctx *ctx, struct fs_handle *h,
+			    const struct s3_write_cond *cond,
+			    struct s3_object_info *info)
+{
+	uint64_t part = ctx->opts.part_size;
+	size_t n = (size_t)((h->size + part - 1) / part);
+	struct s3_part *parts = calloc(n ? n : 1, sizeof(*parts));
+	char *upload_id = NULL;
+	int rc;
+
+	if (parts == NULL)
+		return -ENOMEM;
+	rc = s3_mpu_create(ctx->s3, h->key, &h->meta, &upload_id, NULL);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		uint64_t off = i * part;
+		uint64_t len = h->size - off < part ? h->size - off : part;
+
+		parts[i].number = (int)i + 1;
+		rc = s3_mpu_upload_part(ctx->s3, h->key, upload_id,
+					parts[i].number, h->staging_fd,
+					(off_t)off, len, &parts[i].etag, NULL);
+	}
+	if (rc == 0)
+		rc = s3_mpu_complete(ctx->s3, h->key, upload_id, parts, n,
+				     cond, info, NULL);
+	if (rc != 0 && upload_id != NULL)
+		s3_mpu_abort(ctx->s3, h->key, upload_id, NULL);
+	for (size_t i = 0; i < n; i++)
+		free(parts[i].etag);
+	free(parts);
+	free(upload_id);
+	return rc;
+}
+
+/* The precondition check that must stand in for an ignored condition on
+ * Complete (option nonatomic_multipart): a window remains between this
+ * HEAD and the Complete, documented in the README. */
+static int head_check(struct fs_ctx *ctx, struct fs_handle *h,
+		      const struct s3_write_cond *cond)
+{
+	struct s3_object_info info;
+	int rc;
+
+	memset(&info, 0, sizeof(info));
+	rc = s3_head_object(ctx->s3, h->key, NULL, &info, NULL);
+	if (cond->if_none_match)
+		return rc == -ENOENT ? 0 : (rc == 0 ? -EBUSY : rc);
+	if (rc == -ENOENT)
+		return -EBUSY;
+	if (rc != 0)
+		return rc;
+	return s3_etag_equal(info.etag, cond->if_match) ? 0 : -EBUSY;
+}
+
+static int commit_upload(struct fs_ctx *ctx, struct fs_handle *h,
+			 const struct s3_write_cond *cond,
+			 struct s3_object_info *info)
+{
+	bool atomic_mpu = ctx->caps.complete_conditional;
+
+	if (h->size > ctx->opts.single_put_limit) {
+		if (!atomic_mpu && !ctx->opts.nonatomic_multipart) {
+			log_error("'%s': %llu bytes is more than one "
+				  "conditional PUT can carry (%llu) and this "
+				  "server ignores conditions on multipart "
+				  "Complete: refused with EFBIG (option "
+				  "nonatomic_multipart allows a HEAD-checked "
+				  "commit)",
+				  h->key, (unsigned long long)h->size,
+				  (unsigned long long)
+					  ctx->opts.single_put_limit);
+			return -EFBIG;
+		}
+		if (!atomic_mpu) {
+			int rc = head_check(ctx, h, cond);
+
+			if (rc != 0)
+				return rc;
+		}
+		return commit_multipart(ctx, h, cond, info);
+	}
+	if (atomic_mpu && h->size > ctx->opts.multipart_threshold)
+		return commit_multipart(ctx, h, cond, info);
+	return s3_put_object(ctx->s3, h->key, h->staging_fd, 0, h->size, cond,
+			     &h->meta, info, NULL);
+}
+
+/* Keep the rejected bytes and say where they are, with both ETags. */
+static void keep_rejected(struct fs_ctx *ctx, struct fs_handle *h, int why)
+{
+	struct s3_object_info theirs;
+	char path[4352];
+	int rc;
+
+	memset(&theirs, 0, sizeof(theirs));
+	if (why == -EBUSY &&
+	    s3_head_object(ctx->s3, h->key, NULL, &theirs, NULL) != 0)
+		snprintf(theirs.etag, sizeof(theirs.etag), "(deleted)");
+	rc = fs_conflict_save(ctx, h->key, h->staging_fd, h->size, path,
+			      sizeof(path));
+	if (rc != 0)
+		return;
+	if (why == -EBUSY)
+		log_warn("conflict on '%s': opened at ETag %s, the server now "
+			 "has %s; the object was left alone and this "
+			 "handle's %llu bytes are kept at %s",
+			 h->key, h->is_new ? "(new file)" : h->etag,
+			 theirs.etag[0] ? theirs.etag : "(unknown)",
+			 (unsigned long long)h->size, path);
+	else
+		log_warn("could not save '%s' (%s): its %llu bytes are kept "
+			 "at %s",
+			 h->key, strerror(-why), (unsigned long long)h->size,
+			 path);
+}
+
+static int commit_locked(struct fs_ctx *ctx, struct fs_handle *h)
+{
+	struct s3_write_cond cond = {0};
+	struct s3_object_info info;
+	struct attr_entry e;
+	int rc;
+
+	if (h->conflicted)
+		return -EBUSY;
+	if (!h->dirty)
+		return 0;
+	if (ctx->read_only)
+		return -EROFS;
+	if (h->staging_fd < 0) {
+		/* Only metadata changed: the content is the snapshot's. */
+		rc = staging_fill(ctx, h);
+		if (rc != 0)
+			return rc == -ESTALE ? -EBUSY : rc;
+	}
+	if (h->is_new)
+		cond.if_none_match = true;
+	else
+		cond.if_match = h->if_match_override[0] ? h->if_match_override
+							: h->etag;
+	if (!h->mtime_explicit) {
+		clock_gettime(CLOCK_REALTIME, &h->meta.mtime);
+		h->meta.has_mtime = true;
+	}
+	memset(&info, 0, sizeof(info));
+	rc = commit_upload(ctx, h, &cond, &info);
+	if (rc == 0) {
+		snprintf(h->etag, sizeof(h->etag), "%s", info.etag);
+		h->if_match_override[0] = '\0';
+		h->is_new = false;
+		h->dirty = false;
+		h->mtime_explicit = false;
+		memset(&e, 0, sizeof(e));
+		e.kind = ATTR_FILE;
+		e.size = h->size;
+		snprintf(e.etag, sizeof(e.etag), "%s", info.etag);
+		e.last_modified = time(NULL);
+		e.meta_known = true;
+		e.meta = h->meta;
+		fs_lookup_note_change(ctx, h->rel, &e);
+		log_debug("committed '%s' (%llu bytes) as ETag %s", h->key,
+			  (unsigned long long)h->size, info.etag);
+		return 0;
+	}
+	if (rc == -EBUSY) {
+		h->conflicted = true;
+		attr_cache_invalidate(ctx->attrs, h->rel);
+		keep_rejected(ctx, h, rc);
+	}
+	return rc;
+}
+
+int fs_handle_commit(struct fs_ctx *ctx, struct fs_handle *h)
+{
+	int rc;
+
+	pthread_mutex_lock(&h->lock);
+	rc = commit_locked(ctx, h);
+	pthread_mutex_unlock(&h->lock);
+	return rc;
+}
+
+void fs_handle_stat(struct fs_ctx *ctx, struct fs_handle *h, struct stat *st)
+{
+	struct attr_entry e;
+
+	pthread_mutex_lock(&h->lock);
+	memset(&e, 0, sizeof(e));
+	e.kind = ATTR_FILE;
+	e.size = h->size;
+	e.last_modified = h->last_modified;
+	e.meta = h->meta;
+	if (h->dirty && !h->mtime_explicit) {
+		e.meta.has_mtime = false;
+		e.last_modified = time(NULL);
+	}
+	pthread_mutex_unlock(&h->lock);
+	fs_lookup_to_stat(ctx, &e, st);
+}
+
+void fs_handle_set_mode(struct fs_handle *h, mode_t mode)
+{
+	pthread_mutex_lock(&h->lock);
+	h->meta.has_mode = true;
+	h->meta.mode = (h->meta.mode & S_IFMT ? h->meta.mode & S_IFMT
+					       : S_IFREG) | (mode & 07777);
+	h->dirty = true;
+	pthread_mutex_unlock(&h->lock);
+}
+
+void fs_handle_set_owner(struct fs_handle *h, uid_t uid, gid_t gid)
+{
+	pthread_mutex_lock(&h->lock);
+	if (uid != (uid_t)-1) {
+		h->meta.has_uid = true;
+		h->meta.uid = uid;
+	}
+	if (gid != (gid_t)-1) {
+		h->meta.has_gid = true;
+		h->meta.gid = gid;
+	}
+	h->dirty = true;
+	pthread_mutex_unlock(&h->lock);
+}
+
+void fs_handle_set_mtime(struct fs_handle *h, const struct timespec *mtime)
+{
+	pthread_mutex_lock(&h->lock);
+	h->meta.has_mtime = true;
+	h->meta.mtime = *mtime;
+	h->mtime_explicit = true;
+	h->dirty = true;
+	pthread_mutex_unlock(&h->lock);
+}
+
+void fs_handle_release(struct fs_ctx *ctx, struct fs_handle *h)
+{
+	int rc;
+
+	list_remove(ctx, h);
+	pthread_mutex_lock(&h->lock);
+	/* Normally flush already committed; this catches writes made
+	 * after the last flush (mmap) and failed commits. */
+	rc = commit_locked(ctx, h);
+	if (rc != 0 && rc != -EBUSY && h->dirty && h->staging_fd >= 0)
+		keep_rejected(ctx, h, rc);
+	pthread_mutex_unlock(&h->lock);
+	handle_free(h);
+}
+
+bool fs_handle_find_new(struct fs_ctx *ctx, const char *rel, struct stat *st)
+{
+	struct fs_handle *found = NULL;
+
+	pthread_mutex_lock(&ctx->handles_lock);
+	for (struct fs_handle *h = ctx->handles; h != NULL; h = h->next)
+		if (h->is_new && !h->conflicted && strcmp(h->rel, rel) == 0) {
+			found = h;
+			break;
+		}
+	if (found != NULL) {
+		struct attr_entry e;
+
+		/* Read without the handle lock: the list lock keeps the
+		 * handle alive and a torn size is harmless here. */
+		memset(&e, 0, sizeof(e));
+		e.kind = ATTR_FILE;
+		e.size = found->size;
+		e.meta = found->meta;
+		e.last_modified = time(NULL);
+		fs_lookup_to_stat(ctx, &e, st);
+	}
+	pthread_mutex_unlock(&ctx->handles_lock);
+	return found != NULL;
+}
+
+bool fs_handle_find_etag(struct fs_ctx *ctx, const char *rel, pid_t pid,
+			 char *etag, size_t len)
+{
+	bool found = false;
+	pid_t tgid = fs_handle_tgid_of(pid);
+
+	pthread_mutex_lock(&ctx->handles_lock);
+	for (struct fs_handle *h = ctx->handles; h != NULL; h = h->next)
+		if (h->owner_tgid == tgid && strcmp(h->rel, rel) == 0 &&
+		    h->etag[0] != '\0') {
+			snprintf(etag, len, "%s", h->etag);
+			found = true;
+			break;
+		}
+	pthread_mutex_unlock(&ctx->handles_lock);
+	return found;
+}
+
+int fs_handle_set_if_match(struct fs_ctx *ctx, const char *rel, pid_t pid,
+			   const char *etag)
+{
+	int rc = -ENOENT;
+	pid_t tgid = fs_handle_tgid_of(pid);
+
+	pthread_mutex_lock(&ctx->handles_lock);
+	for (struct fs_handle *h = ctx->handles; h != NULL; h = h->next)
+		if (h->owner_tgid == tgid && h->writable &&
+		    strcmp(h->rel, rel) == 0) {
+			snprintf(h->if_match_override,
+				 sizeof(h->if_match_override), "%s", etag);
+			/* A new file committed against an earlier version
+			 * is an update of that version. */
+			h->is_new = false;
+			h->dirty = true;
+			rc = 0;
+		}
+	pthread_mutex_unlock(&ctx->handles_lock);
+	return rc;
+}

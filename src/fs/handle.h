@@ -1,1 +1,107 @@
-/* stub: being written */
+/**
+ * @file handle.h
+ * Open-file handles: the ETag contract lives here.
+ *
+ * A handle is a snapshot of one object version (its ETag). Reads come
+ * from that version only (GET If-Match) or from the handle's own staging
+ * file once it holds data; writes go to the staging file (on disk, never
+ * shared with another handle); commit (flush, fsync, release) is one
+ * conditional write: If-Match of the snapshot, or If-None-Match: * for a
+ * file this handle created. On success the handle adopts the new ETag; on
+ * a conflict the commit fails with -EBUSY, the object is left alone, the
+ * staged bytes are kept as a conflict copy, and every later commit of the
+ * handle fails with -EBUSY too. See doc/internals/etag-lifecycle.md.
+ *
+ * Locking: each handle has its own mutex, held for the whole of each
+ * operation on it (FUSE may call read/write on one handle from several
+ * threads). The context's handle list has its own lock, never held while
+ * a handle lock is taken.
+ */
+#ifndef ETAGFS_FS_HANDLE_H
+#define ETAGFS_FS_HANDLE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "fs/ctx.h"
+#include "s3/client.h"
+
+struct fs_handle {
+	struct fs_handle *next, *prev; /**< ctx->handles list */
+	pthread_mutex_t lock;
+	char *rel; /**< path relative to the mount */
+	char *key; /**< S3 key */
+	char etag[S3_ETAG_MAX]; /**< the snapshot; "" while is_new */
+	char if_match_override[S3_ETAG_MAX]; /**< set by xattr, or "" */
+	bool is_new;	   /**< commit with If-None-Match: * */
+	bool writable;
+	bool dirty;	   /**< staged content differs from the object */
+	bool conflicted;   /**< a commit failed with EBUSY */
+	bool bytes_returned; /**< a read already returned bytes */
+	int staging_fd;	   /**< -1 until the content is staged */
+	char *staging_path;
+	uint64_t size;	   /**< current content size */
+	time_t last_modified;
+	struct s3_meta meta; /**< metadata written with the next commit */
+	bool mtime_explicit; /**< utimens set meta.mtime: keep it */
+	pid_t owner_tgid;    /**< process that opened it (xattr calls) */
+};
+
+/** The thread-group id of thread @p tid (FUSE reports thread ids). */
+pid_t fs_handle_tgid_of(pid_t tid);
+
+/**
+ * Open @p rel. @p flags are open(2) flags. With @p create the file must
+ * not exist yet (FUSE create): with O_EXCL a conditional empty PUT makes
+ * the name ours at once (-EEXIST when another machine has it), else the
+ * first commit is conditional on If-None-Match: *.
+ * -ENOENT, -EISDIR, -ESTALE, -ENOMEM, ...
+ */
+int fs_handle_open(struct fs_ctx *ctx, const char *rel, int flags,
+		   bool create, mode_t mode, struct fs_handle **out);
+
+/** Read from the snapshot (or the staged content). Bytes or -errno;
+ * -ESTALE when the version is gone after bytes were returned. */
+ssize_t fs_handle_read(struct fs_ctx *ctx, struct fs_handle *h, char *buf,
+		       size_t size, off_t off);
+
+/** Write into the staging file. Bytes or -errno. */
+ssize_t fs_handle_write(struct fs_ctx *ctx, struct fs_handle *h,
+			const char *buf, size_t size, off_t off);
+
+int fs_handle_truncate(struct fs_ctx *ctx, struct fs_handle *h, off_t size);
+
+/** Commit a dirty handle (flush/fsync). 0 when clean. */
+int fs_handle_commit(struct fs_ctx *ctx, struct fs_handle *h);
+
+/** The handle's view of its file. */
+void fs_handle_stat(struct fs_ctx *ctx, struct fs_handle *h, struct stat *st);
+
+/** Set metadata that the next commit writes (chmod/chown/utimens on an
+ * open file); marks the handle dirty. */
+void fs_handle_set_mode(struct fs_handle *h, mode_t mode);
+void fs_handle_set_owner(struct fs_handle *h, uid_t uid, gid_t gid);
+void fs_handle_set_mtime(struct fs_handle *h, const struct timespec *mtime);
+
+/** Commit if still dirty (errors are logged and the data kept as a
+ * conflict copy), then free the handle and its staging file. */
+void fs_handle_release(struct fs_ctx *ctx, struct fs_handle *h);
+
+/** A handle of this mount that is creating @p rel (not yet committed):
+ * fills @p st and returns true. */
+bool fs_handle_find_new(struct fs_ctx *ctx, const char *rel, struct stat *st);
+
+/** Snapshot ETag of a handle on @p rel opened by process @p pid, for the
+ * user.etag xattr; false when none. */
+bool fs_handle_find_etag(struct fs_ctx *ctx, const char *rel, pid_t pid,
+			 char *etag, size_t len);
+
+/** Make the next commit of writable handles of @p rel opened by @p pid
+ * conditional on @p etag. -ENOENT when there is none. */
+int fs_handle_set_if_match(struct fs_ctx *ctx, const char *rel, pid_t pid,
+			   const char *etag);
+
+#endif

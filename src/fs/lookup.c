@@ -1,1 +1,382 @@
-/* stub: being written */
+/*
+ * Lookups and listings. Locking: none here; the caches lock inside their
+ * own functions, and the S3 client is thread-safe. A fill takes the
+ * cache generation before its request so that a change made by this
+ * mount while the request was in flight wins over the older answer.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/lookup.h"
+#include "fs/path.h"
+#include "util/log.h"
+
+static void root_entry(struct attr_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->kind = ATTR_DIR;
+}
+
+void fs_lookup_entry_from_info(struct attr_entry *e,
+			       const struct s3_object_info *info)
+{
+	memset(e, 0, sizeof(*e));
+	e->kind = ATTR_FILE;
+	e->size = info->size;
+	snprintf(e->etag, sizeof(e->etag), "%s", info->etag);
+	e->last_modified = info->last_modified;
+	e->meta_known = true;
+	e->meta = info->meta;
+}
+
+/* Does anything exist below "rel/"? Fills @p e as a directory if so. */
+static int probe_dir(struct fs_ctx *ctx, const char *rel,
+		     struct attr_entry *e)
+{
+	struct s3_list_result res;
+	char *key = fs_path_key(ctx->opts.prefix, rel, true);
+	int rc;
+
+	if (key == NULL)
+		return -ENOMEM;
+	memset(&res, 0, sizeof(res));
+	rc = s3_list_objects(ctx->s3, key, NULL, NULL, 1, &res, NULL);
+	if (rc == 0) {
+		if (res.n_objects == 0 && res.n_prefixes == 0) {
+			rc = -ENOENT;
+		} else {
+			memset(e, 0, sizeof(*e));
+			e->kind = ATTR_DIR;
+			e->dir_marker = res.n_objects > 0 &&
+					strcmp(res.objects[0].key, key) == 0;
+			if (e->dir_marker)
+				e->last_modified = res.objects[0].mtime;
+		}
+	}
+	s3_list_result_free(&res);
+	free(key);
+	return rc;
+}
+
+int fs_lookup_fresh(struct fs_ctx *ctx, const char *rel,
+		    struct attr_entry *out)
+{
+	struct s3_object_info info;
+	uint64_t gen = attr_cache_gen(ctx->attrs);
+	char *key = NULL;
+	int rc;
+
+	if (rel[0] == '\0') {
+		root_entry(out);
+		return 0;
+	}
+	key = fs_path_key(ctx->opts.prefix, rel, false);
+	if (key == NULL)
+		return -ENOMEM;
+	memset(&info, 0, sizeof(info));
+	rc = s3_head_object(ctx->s3, key, NULL, &info, NULL);
+	if (rc == 0)
+		fs_lookup_entry_from_info(out, &info);
+	else if (rc == -ENOENT)
+		rc = probe_dir(ctx, rel, out);
+	if (rc == -ENOENT) {
+		memset(out, 0, sizeof(*out));
+		out->kind = ATTR_ABSENT;
+	}
+	if (rc == 0 || rc == -ENOENT)
+		attr_cache_put(ctx->attrs, rel, out, gen);
+	free(key);
+	return rc;
+}
+
+int fs_lookup(struct fs_ctx *ctx, const char *rel, struct attr_entry *out)
+{
+	char *parent = NULL;
+	const char *name;
+	int rc;
+
+	if (rel[0] == '\0') {
+		root_entry(out);
+		return 0;
+	}
+	if (attr_cache_get(ctx->attrs, rel, out))
+		return out->kind == ATTR_ABSENT ? -ENOENT : 0;
+	rc = fs_path_split(rel, &parent, &name);
+	if (rc != 0)
+		return rc;
+	/* A fresh complete listing of the parent answers "absent" and
+	 * "directory" outright; a file still needs its metadata. */
+	switch (dir_cache_lookup(ctx->dirs, parent, name, out)) {
+	case DIR_LOOKUP_ABSENT:
+		rc = -ENOENT;
+		goto out;
+	case DIR_LOOKUP_FOUND:
+		if (out->kind == ATTR_DIR) {
+			rc = 0;
+			goto out;
+		}
+		break;
+	case DIR_LOOKUP_UNKNOWN:
+		break;
+	}
+	rc = fs_lookup_fresh(ctx, rel, out);
+out:
+	free(parent);
+	return rc;
+}
+
+void fs_lookup_to_stat(const struct fs_ctx *ctx, const struct attr_entry *e,
+		       struct stat *st)
+{
+	const struct s3_meta *m = &e->meta;
+	mode_t perm;
+
+	memset(st, 0, sizeof(*st));
+	st->st_uid = m->has_uid ? m->uid : ctx->uid;
+	st->st_gid = m->has_gid ? m->gid : ctx->gid;
+	if (e->kind == ATTR_DIR) {
+		perm = m->has_mode ? (m->mode & 07777)
+				   : (0777 & ~ctx->opts.umask);
+		st->st_mode = S_IFDIR | perm;
+		st->st_nlink = 2;
+		st->st_size = 4096;
+	} else {
+		perm = m->has_mode ? (m->mode & 07777)
+				   : (0666 & ~ctx->opts.umask);
+		/* s3fs marks symlinks with S_IFLNK in x-amz-meta-mode. */
+		if (m->has_mode && S_ISLNK(m->mode))
+			st->st_mode = S_IFLNK | 0777;
+		else
+			st->st_mode = S_IFREG | perm;
+		st->st_nlink = 1;
+		st->st_size = (off_t)e->size;
+	}
+	st->st_blocks = (st->st_size + 511) / 512;
+	st->st_blksize = 1 << 20;
+	if (m->has_mtime) {
+		st->st_mtim = m->mtime;
+	} else {
+		st->st_mtim.tv_sec = e->last_modified ? e->last_modified
+						      : ctx->mount_time;
+	}
+	st->st_ctim = st->st_mtim;
+	st->st_atim = st->st_mtim;
+}
+
+static int grow_entries(struct dir_entry **entries, size_t *cap, size_t n)
+{
+	struct dir_entry *bigger;
+	size_t want;
+
+	if (n < *cap)
+		return 0;
+	want = *cap ? *cap * 2 : 64;
+	bigger = realloc(*entries, want * sizeof(**entries));
+	if (bigger == NULL)
+		return -ENOMEM;
+	*entries = bigger;
+	*cap = want;
+	return 0;
+}
+
+static int add_entry(struct dir_entry **entries, size_t *cap, size_t *n,
+		     const char *name, size_t len, const struct attr_entry *a)
+{
+	int rc = grow_entries(entries, cap, *n);
+
+	if (rc != 0)
+		return rc;
+	(*entries)[*n].name = strndup(name, len);
+	if ((*entries)[*n].name == NULL)
+		return -ENOMEM;
+	(*entries)[*n].attr = *a;
+	(*n)++;
+	return 0;
+}
+
+/* Page through the listing of "dirkey" into a malloc'd entry array. */
+static int list_from_server(struct fs_ctx *ctx, const char *rel,
+			    struct dir_entry **entries_out, size_t *n_out,
+			    bool *exists)
+{
+	struct s3_list_result res;
+	struct dir_entry *entries = NULL;
+	size_t n = 0, cap = 0;
+	char *dirkey = fs_path_key(ctx->opts.prefix, rel, true);
+	char *token = NULL;
+	int rc = 0;
+
+	*exists = rel[0] == '\0';
+	if (dirkey == NULL)
+		return -ENOMEM;
+	do {
+		memset(&res, 0, sizeof(res));
+		rc = s3_list_objects(ctx->s3, dirkey, "/", token, 0, &res,
+				     NULL);
+		if (rc != 0)
+			break;
+		for (size_t i = 0; i < res.n_objects && rc == 0; i++) {
+			const struct s3_list_object *o = &res.objects[i];
+			struct attr_entry a;
+			const char *name;
+			size_t len;
+
+			switch (fs_path_classify(dirkey, o->key, false, &name,
+						 &len)) {
+			case FS_LISTED_SELF:
+				*exists = true;
+				continue;
+			case FS_LISTED_INVALID:
+				log_notice("skipping key '%s': it cannot be a "
+					   "file name", o->key);
+				continue;
+			default:
+				break;
+			}
+			memset(&a, 0, sizeof(a));
+			a.kind = ATTR_FILE;
+			a.size = o->size;
+			snprintf(a.etag, sizeof(a.etag), "%s", o->etag);
+			a.last_modified = o->mtime;
+			rc = add_entry(&entries, &cap, &n, name, len, &a);
+		}
+		for (size_t i = 0; i < res.n_prefixes && rc == 0; i++) {
+			struct attr_entry a;
+			const char *name;
+			size_t len;
+
+			if (fs_path_classify(dirkey, res.prefixes[i], true,
+					     &name, &len) != FS_LISTED_DIR) {
+				log_notice("skipping prefix '%s': it cannot be "
+					   "a directory name", res.prefixes[i]);
+				continue;
+			}
+			memset(&a, 0, sizeof(a));
+			a.kind = ATTR_DIR;
+			rc = add_entry(&entries, &cap, &n, name, len, &a);
+		}
+		if (res.n_objects > 0 || res.n_prefixes > 0)
+			*exists = true;
+		free(token);
+		token = NULL;
+		if (rc == 0 && res.truncated) {
+			if (res.next_token == NULL) {
+				log_error("listing of '%s' is truncated but "
+					  "has no continuation token", dirkey);
+				rc = -EPROTO;
+			} else {
+				token = res.next_token;
+				res.next_token = NULL;
+			}
+		}
+		s3_list_result_free(&res);
+	} while (rc == 0 && token != NULL);
+	free(token);
+	free(dirkey);
+	if (rc != 0) {
+		dir_entries_free(entries, n);
+		return rc;
+	}
+	*entries_out = entries;
+	*n_out = n;
+	return 0;
+}
+
+int fs_lookup_list_dir(struct fs_ctx *ctx, const char *rel,
+		       struct fs_listing *out)
+{
+	struct dir_entry *entries = NULL;
+	size_t n = 0;
+	bool exists = false;
+	uint64_t gen;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->snap = dir_cache_get(ctx->dirs, rel);
+	if (out->snap != NULL)
+		goto have_snapshot;
+	gen = dir_cache_gen(ctx->dirs);
+	rc = list_from_server(ctx, rel, &entries, &n, &exists);
+	if (rc != 0)
+		return rc;
+	if (!exists) {
+		dir_entries_free(entries, n);
+		return -ENOENT;
+	}
+	if (ctx->opts.dir_ttl_ms > 0) {
+		dir_cache_put_take(ctx->dirs, rel, entries, n, gen);
+		out->snap = dir_cache_get(ctx->dirs, rel);
+		if (out->snap != NULL)
+			goto have_snapshot;
+		/* Invalidated while we listed: list once more, uncached. */
+		rc = list_from_server(ctx, rel, &entries, &n, &exists);
+		if (rc != 0)
+			return rc;
+	}
+	out->owned = entries;
+	out->entries = entries;
+	out->n = n;
+	return 0;
+have_snapshot:
+	out->entries = out->snap->entries;
+	out->n = out->snap->n;
+	return 0;
+}
+
+void fs_listing_release(struct fs_ctx *ctx, struct fs_listing *l)
+{
+	if (l->snap != NULL)
+		dir_snapshot_release(ctx->dirs, l->snap);
+	dir_entries_free(l->owned, l->owned ? l->n : 0);
+	memset(l, 0, sizeof(*l));
+}
+
+int fs_lookup_dir_nonempty(struct fs_ctx *ctx, const char *rel)
+{
+	struct s3_list_result res;
+	char *key = fs_path_key(ctx->opts.prefix, rel, true);
+	int rc;
+
+	if (key == NULL)
+		return -ENOMEM;
+	memset(&res, 0, sizeof(res));
+	/* Two keys: the directory's own marker may be the first. */
+	rc = s3_list_objects(ctx->s3, key, NULL, NULL, 2, &res, NULL);
+	if (rc == 0) {
+		rc = 0;
+		for (size_t i = 0; i < res.n_objects; i++)
+			if (strcmp(res.objects[i].key, key) != 0)
+				rc = 1;
+		if (res.n_prefixes > 0)
+			rc = 1;
+	}
+	s3_list_result_free(&res);
+	free(key);
+	return rc;
+}
+
+void fs_lookup_note_change(struct fs_ctx *ctx, const char *rel,
+			   const struct attr_entry *e)
+{
+	char *parent = NULL;
+	const char *name;
+
+	struct attr_entry absent;
+
+	memset(&absent, 0, sizeof(absent));
+	absent.kind = ATTR_ABSENT;
+	attr_cache_invalidate(ctx->attrs, rel);
+	attr_cache_put(ctx->attrs, rel, e ? e : &absent,
+		       attr_cache_gen(ctx->attrs));
+	if (fs_path_split(rel, &parent, &name) != 0) {
+		dir_cache_invalidate_all(ctx->dirs);
+		return;
+	}
+	if (e != NULL)
+		dir_cache_note_added(ctx->dirs, parent, name, e);
+	else
+		dir_cache_note_removed(ctx->dirs, parent, name);
+	free(parent);
+}

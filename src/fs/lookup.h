@@ -1,1 +1,60 @@
-/* stub: being written */
+/**
+ * @file lookup.h
+ * What is at a path, answered from the caches when they are fresh and
+ * from S3 otherwise, and how it looks as a struct stat.
+ *
+ * A lookup that goes to the server costs one HEAD for a file; a
+ * directory costs one more request (a one-key listing of "name/"), and
+ * nothing at all when the parent's listing is fresh.
+ */
+#ifndef ETAGFS_FS_LOOKUP_H
+#define ETAGFS_FS_LOOKUP_H
+
+#include <sys/stat.h>
+
+#include "cache/dir_cache.h"
+#include "fs/ctx.h"
+
+/** Attributes of @p rel. -ENOENT when nothing is there. */
+int fs_lookup(struct fs_ctx *ctx, const char *rel, struct attr_entry *out);
+
+/** Like fs_lookup() but always asks the server (writable opens). */
+int fs_lookup_fresh(struct fs_ctx *ctx, const char *rel,
+		    struct attr_entry *out);
+
+/** Fill @p st from @p e (defaults for missing metadata). */
+void fs_lookup_to_stat(const struct fs_ctx *ctx, const struct attr_entry *e,
+		       struct stat *st);
+
+/** A directory listing: a cached snapshot, or entries owned here when
+ * listings are not cached (dir_ttl=0). */
+struct fs_listing {
+	const struct dir_entry *entries;
+	size_t n;
+	struct dir_snapshot *snap;
+	struct dir_entry *owned;
+};
+
+/**
+ * The complete listing of directory @p rel (from the cache, or paged
+ * from S3 and cached). Release with fs_listing_release(). Keys that
+ * cannot be names are skipped with one log line each. -ENOENT when the
+ * directory does not exist (no marker, no key below it, not the root).
+ */
+int fs_lookup_list_dir(struct fs_ctx *ctx, const char *rel,
+		       struct fs_listing *out);
+void fs_listing_release(struct fs_ctx *ctx, struct fs_listing *l);
+
+/** True when directory @p rel has any entry (one-key listing). */
+int fs_lookup_dir_nonempty(struct fs_ctx *ctx, const char *rel);
+
+/** The mount changed @p rel: drop it from the attribute cache and update
+ * its parent's listing (@p e NULL: removed). */
+void fs_lookup_note_change(struct fs_ctx *ctx, const char *rel,
+			   const struct attr_entry *e);
+
+/** Fill an attr_entry from a HEAD/PUT result. */
+void fs_lookup_entry_from_info(struct attr_entry *e,
+			       const struct s3_object_info *info);
+
+#endif
