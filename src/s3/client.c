@@ -1,0 +1,1547 @@
+/*
+ * The S3 protocol client: URLs, signing, retries, conditional writes.
+ *
+ * Locking: the client is shared by all threads. Everything set up by
+ * s3_client_new() is read-only afterwards; the mutable parts (server caps,
+ * counters, the upload-token registry, the backoff random state) sit
+ * behind one mutex, held only for a few loads and stores and never during
+ * an exchange. The transport is thread-safe by contract.
+ *
+ * Retry rules (doc/internals/retries.md): an outcome that
+ * s3_errmap_retryable() allows is sent again with a fresh signature after
+ * a fully jittered backoff. A conditional write keeps its precondition
+ * and its random x-amz-meta-etagfs-token across retries; when a retry
+ * that follows an ambiguous attempt fails its precondition, a HEAD tells
+ * whether the earlier attempt landed (our token) or somebody else won.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "s3/client.h"
+#include "s3/errmap.h"
+#include "s3/sigv4.h"
+#include "util/buf.h"
+#include "util/hash.h"
+#include "util/log.h"
+#include "util/uri.h"
+
+#define EMPTY_SHA256                                                           \
+	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define BACKOFF_CAP_MS 5000
+#define TEXT_MAX (16u * 1024 * 1024) /* one ListObjectsV2 page, generously */
+#define MAX_HEADERS 32
+#define MAX_QUERY 8
+#define TOKEN_REGISTRY_MAX 1024
+
+/* The token each multipart upload was created with, so that an ambiguous
+ * Complete can be resolved later. */
+struct upload_token {
+	char *upload_id;
+	char token[S3_TOKEN_LEN + 1];
+};
+
+struct s3_client {
+	char *scheme;	 /* "http" or "https" */
+	char *authority; /* host[:port] of the endpoint */
+	char *endpoint;	 /* scheme://authority, for messages */
+	char *region;
+	char *bucket;
+	bool vhost;
+	bool https;
+	bool unsigned_payload;
+	int max_retries;
+	int retry_base_ms;
+	struct s3_creds creds;
+	struct s3_http *http;
+
+	pthread_mutex_t lock; /* guards everything below */
+	struct s3_caps caps;
+	bool quoting_logged;
+	struct s3_stats stats;
+	uint64_t rng;
+	struct upload_token *uploads;
+	size_t n_uploads;
+};
+
+struct qparam {
+	const char *name;
+	const char *value; /* "" for a bare flag such as "uploads" */
+};
+
+/* One operation as the retry loop sees it. */
+struct op {
+	const char *name; /* for logs: "PUT", "COPY", "COMPLETE" ... */
+	const char *method;
+	enum s3_op_kind kind;
+	const char *key; /* NULL for the bucket itself */
+	struct qparam q[MAX_QUERY];
+	size_t nq;
+	struct s3_header hdr[MAX_HEADERS]; /* besides host/date/auth */
+	size_t nh;
+	const void *body_mem;
+	size_t body_mem_len;
+	int body_fd;
+	off_t body_off;
+	uint64_t body_len;
+	bool no_body;
+	struct buf *resp_text;
+	char *resp_dst;
+	size_t resp_dst_len;
+	int resp_fd;
+	uint64_t *counter;	/* stats field bumped per exchange */
+	bool error_in_200;	/* a 200 may carry an <Error> document */
+	bool track_ambiguity;	/* conditional write: remember ambiguity */
+};
+
+/* The result of the retry loop. */
+struct outcome {
+	struct s3_http_response resp;
+	int status; /* HTTP status, 500 for a 200 carrying <Error> */
+	char code[64];
+	int err;
+	bool ambiguous_before; /* an earlier attempt may have landed */
+};
+
+static void op_init(struct op *o, const char *name, const char *method,
+		    enum s3_op_kind kind, const char *key)
+{
+	memset(o, 0, sizeof(*o));
+	o->name = name;
+	o->method = method;
+	o->kind = kind;
+	o->key = key;
+	o->body_fd = -1;
+	o->resp_fd = -1;
+}
+
+static void op_header(struct op *o, const char *name, const char *value)
+{
+	/* Callers add a fixed, small set: overflowing is a bug here. */
+	if (o->nh < MAX_HEADERS)
+		o->hdr[o->nh++] = (struct s3_header){ name, value };
+	else
+		log_error("s3: too many headers for %s", o->name);
+}
+
+static void op_query(struct op *o, const char *name, const char *value)
+{
+	if (o->nq < MAX_QUERY)
+		o->q[o->nq++] = (struct qparam){ name, value };
+	else
+		log_error("s3: too many query parameters for %s", o->name);
+}
+
+/* ------------------------------------------------------------- small */
+
+bool s3_etag_equal(const char *a, const char *b)
+{
+	size_t la, lb;
+
+	if (!a || !b)
+		return false;
+	if (strncmp(a, "W/", 2) == 0)
+		a += 2;
+	if (strncmp(b, "W/", 2) == 0)
+		b += 2;
+	la = strlen(a);
+	lb = strlen(b);
+	if (la >= 2 && a[0] == '"' && a[la - 1] == '"') {
+		a++;
+		la -= 2;
+	}
+	if (lb >= 2 && b[0] == '"' && b[lb - 1] == '"') {
+		b++;
+		lb -= 2;
+	}
+	return la == lb && memcmp(a, b, la) == 0;
+}
+
+/* The ETag @p in, without W/ and quotes, re-quoted when @p quoted. */
+static void etag_wire(const char *in, bool quoted, char *out, size_t len)
+{
+	size_t n;
+
+	if (strncmp(in, "W/", 2) == 0)
+		in += 2;
+	n = strlen(in);
+	if (n >= 2 && in[0] == '"' && in[n - 1] == '"') {
+		in++;
+		n -= 2;
+	}
+	if (quoted)
+		snprintf(out, len, "\"%.*s\"", (int)n, in);
+	else
+		snprintf(out, len, "%.*s", (int)n, in);
+}
+
+static const char *const months[12] = { "Jan", "Feb", "Mar", "Apr",
+					"May", "Jun", "Jul", "Aug",
+					"Sep", "Oct", "Nov", "Dec" };
+
+/* RFC 7231 IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), by hand so
+ * that the process locale does not matter. 0 when unparsable. */
+static time_t parse_http_date(const char *s)
+{
+	struct tm tm;
+	char mon[4] = "";
+	int day, year, hh, mm, ss;
+	const char *comma = strchr(s, ',');
+
+	if (!comma)
+		return 0;
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(comma + 1, " %2d %3s %4d %2d:%2d:%2d", &day, mon, &year,
+		   &hh, &mm, &ss) != 6)
+		return 0;
+	tm.tm_mon = -1;
+	for (int i = 0; i < 12; i++)
+		if (strcmp(mon, months[i]) == 0)
+			tm.tm_mon = i;
+	if (tm.tm_mon < 0)
+		return 0;
+	tm.tm_mday = day;
+	tm.tm_year = year - 1900;
+	tm.tm_hour = hh;
+	tm.tm_min = mm;
+	tm.tm_sec = ss;
+	return timegm(&tm);
+}
+
+static void info_from_resp(struct s3_object_info *info,
+			   const struct s3_http_response *r)
+{
+	memset(info, 0, sizeof(*info));
+	if (r->content_length > 0)
+		info->size = (uint64_t)r->content_length;
+	snprintf(info->etag, sizeof(info->etag), "%s", r->etag);
+	info->last_modified = parse_http_date(r->last_modified);
+	s3_meta_from_kv(&info->meta, r->meta, r->n_meta);
+}
+
+static void stat_add(struct s3_client *c, uint64_t *field)
+{
+	pthread_mutex_lock(&c->lock);
+	(*field)++;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* xorshift64*: plenty for spreading retries, no need for crypto. */
+static uint64_t rng_next(struct s3_client *c)
+{
+	uint64_t x;
+
+	pthread_mutex_lock(&c->lock);
+	x = c->rng;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	c->rng = x;
+	pthread_mutex_unlock(&c->lock);
+	return x * 2685821657736338717ull;
+}
+
+/* Full jitter: uniform in [0, min(cap, base * 2^attempt)]. */
+static void backoff(struct s3_client *c, int attempt)
+{
+	uint64_t ceiling = (uint64_t)c->retry_base_ms;
+	uint64_t ms;
+	struct timespec ts;
+
+	for (int i = 0; i < attempt && ceiling < BACKOFF_CAP_MS; i++)
+		ceiling *= 2;
+	if (ceiling > BACKOFF_CAP_MS)
+		ceiling = BACKOFF_CAP_MS;
+	ms = rng_next(c) % (ceiling + 1);
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* ------------------------------------------------------------ URLs */
+
+static bool dns_compatible(const char *b)
+{
+	size_t n = strlen(b);
+
+	if (n < 3 || n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = b[i];
+		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+
+		if (!alnum && ch != '-')
+			return false;
+		if (!alnum && (i == 0 || i == n - 1))
+			return false;
+	}
+	return true;
+}
+
+static bool host_is_aws(const char *authority)
+{
+	static const char suffix[] = "amazonaws.com";
+	const char *end = authority + strlen(authority);
+	const char *colon = strrchr(authority, ':');
+	size_t n;
+
+	if (colon && !strchr(colon, ']'))
+		end = colon;
+	n = (size_t)(end - authority);
+	if (n < sizeof(suffix) - 1)
+		return false;
+	return strncasecmp(end - (sizeof(suffix) - 1), suffix,
+			   sizeof(suffix) - 1) == 0;
+}
+
+/* Path, canonical query and Host of @p o, all as they go on the wire. */
+static int build_target(const struct s3_client *c, const struct op *o,
+			struct buf *path, struct buf *query, struct buf *host)
+{
+	struct qparam q[MAX_QUERY];
+	int rc = 0;
+
+	if (c->vhost)
+		rc = buf_addf(host, "%s.%s", c->bucket, c->authority);
+	else
+		rc = buf_adds(host, c->authority);
+	if (rc < 0)
+		return rc;
+
+	rc = buf_adds(path, "/");
+	if (!rc && !c->vhost) {
+		rc = uri_encode(path, c->bucket, strlen(c->bucket), false);
+		if (!rc && o->key)
+			rc = buf_adds(path, "/");
+	}
+	/* S3 takes the key byte for byte: no normalisation, "a//b" stays. */
+	if (!rc && o->key)
+		rc = uri_encode(path, o->key, strlen(o->key), true);
+	if (rc < 0)
+		return rc;
+
+	/* Sorted and strictly encoded, so what is signed is what is sent. */
+	memcpy(q, o->q, o->nq * sizeof(q[0]));
+	for (size_t i = 1; i < o->nq; i++)
+		for (size_t j = i; j > 0 && strcmp(q[j - 1].name, q[j].name) > 0;
+		     j--) {
+			struct qparam t = q[j];
+
+			q[j] = q[j - 1];
+			q[j - 1] = t;
+		}
+	for (size_t i = 0; i < o->nq && !rc; i++) {
+		if (i > 0)
+			rc = buf_adds(query, "&");
+		if (!rc)
+			rc = uri_encode(query, q[i].name, strlen(q[i].name),
+					false);
+		if (!rc)
+			rc = buf_adds(query, "=");
+		if (!rc)
+			rc = uri_encode(query, q[i].value, strlen(q[i].value),
+					false);
+	}
+	return rc;
+}
+
+/* -------------------------------------------------------- exchanges */
+
+static bool is_signed_header(const char *name)
+{
+	return strncasecmp(name, "x-amz-", 6) == 0 ||
+	       strcasecmp(name, "content-md5") == 0 ||
+	       strcasecmp(name, "content-type") == 0;
+}
+
+/* Local failures are the same on every attempt: never retried. */
+static bool transport_retryable(int terr)
+{
+	switch (terr) {
+	case -ETIMEDOUT:
+	case -ECONNREFUSED:
+	case -ECONNRESET:
+	case -EHOSTUNREACH:
+	case -ENETUNREACH:
+	case -EPIPE:
+	case -EIO:
+	case -EAGAIN:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Might the server have executed a request that got this outcome? */
+static bool attempt_ambiguous(int status, const char *code, int terr)
+{
+	if (terr)
+		return terr != -ECONNREFUSED && terr != -EHOSTUNREACH;
+	if (status >= 500)
+		return true;
+	return status == 409 && strcmp(code, "ConditionalRequestConflict") == 0;
+}
+
+/* Sign and send one attempt. */
+static int send_once(struct s3_client *c, const struct op *o,
+		     const char *url, const char *path, const char *query,
+		     const char *host, const char *payload_hash,
+		     struct s3_http_response *resp)
+{
+	struct s3_header signed_h[MAX_HEADERS + 4];
+	struct s3_header all[MAX_HEADERS + 5];
+	struct s3_sigv4_result sig = { 0 };
+	struct s3_sigv4_request sreq;
+	struct s3_sigv4_keys keys;
+	struct s3_http_request hreq;
+	char amz_date[17];
+	size_t ns = 0, na = 0;
+	int rc;
+
+	s3_sigv4_amz_date((long long)time(NULL), amz_date);
+	signed_h[ns++] = (struct s3_header){ "host", host };
+	signed_h[ns++] = (struct s3_header){ "x-amz-content-sha256",
+					     payload_hash };
+	signed_h[ns++] = (struct s3_header){ "x-amz-date", amz_date };
+	if (c->creds.session_token)
+		signed_h[ns++] = (struct s3_header){ "x-amz-security-token",
+						     c->creds.session_token };
+	for (size_t i = 0; i < o->nh; i++)
+		if (is_signed_header(o->hdr[i].name))
+			signed_h[ns++] = o->hdr[i];
+
+	memset(&sreq, 0, sizeof(sreq));
+	sreq.method = o->method;
+	sreq.path = path;
+	sreq.query = query[0] ? query : NULL;
+	sreq.headers = signed_h;
+	sreq.n_headers = ns;
+	sreq.payload_hash = payload_hash;
+	sreq.amz_date = amz_date;
+	sreq.region = c->region;
+	sreq.service = "s3";
+	keys.access_key = c->creds.access_key;
+	keys.secret_key = c->creds.secret_key;
+	rc = s3_sigv4_sign(&sreq, &keys, &sig);
+	if (rc < 0) {
+		resp->transport_errno = rc;
+		snprintf(resp->transport_error, sizeof(resp->transport_error),
+			 "cannot sign the request");
+		return rc;
+	}
+
+	/* Host goes out as signed; libcurl would otherwise build its own. */
+	for (size_t i = 0; i < ns; i++)
+		all[na++] = signed_h[i];
+	for (size_t i = 0; i < o->nh; i++)
+		if (!is_signed_header(o->hdr[i].name))
+			all[na++] = o->hdr[i];
+	all[na++] = (struct s3_header){ "Authorization", sig.authorization };
+
+	memset(&hreq, 0, sizeof(hreq));
+	hreq.method = o->method;
+	hreq.url = url;
+	hreq.headers = all;
+	hreq.n_headers = na;
+	hreq.no_body = o->no_body;
+	hreq.body_mem = o->body_mem;
+	hreq.body_mem_len = o->body_mem_len;
+	hreq.body_fd = o->body_fd;
+	hreq.body_off = o->body_off;
+	hreq.body_len = o->body_len;
+	hreq.resp_text = o->resp_text;
+	hreq.resp_dst = o->resp_dst;
+	hreq.resp_dst_len = o->resp_dst_len;
+	hreq.resp_fd = o->resp_fd;
+	hreq.resp_fd_off = 0;
+
+	rc = c->http->ops->perform(c->http->impl, &hreq, resp);
+	if (rc < 0 && resp->transport_errno == 0)
+		resp->transport_errno = rc;
+	s3_sigv4_result_free(&sig);
+	return rc;
+}
+
+static int payload_hash_of(struct s3_client *c, const struct op *o,
+			   char out[HASH_SHA256_HEX_LEN + 1])
+{
+	if (o->body_fd >= 0 && o->body_len > 0) {
+		if (c->unsigned_payload && c->https) {
+			snprintf(out, HASH_SHA256_HEX_LEN + 1, "%s",
+				 "UNSIGNED-PAYLOAD");
+			return 0;
+		}
+		return hash_fd_range(o->body_fd, o->body_off,
+				     (off_t)o->body_len, out, NULL);
+	}
+	if (o->body_mem_len > 0) {
+		hash_sha256_hex(o->body_mem, o->body_mem_len, out);
+		return 0;
+	}
+	snprintf(out, HASH_SHA256_HEX_LEN + 1, "%s", EMPTY_SHA256);
+	return 0;
+}
+
+/* Classify the response in @p out->resp into status/code/err. */
+static void classify(const struct op *o, struct outcome *out)
+{
+	struct s3_http_response *r = &out->resp;
+	struct s3_error_info ei;
+	int terr = r->transport_errno;
+
+	out->status = r->status;
+	out->code[0] = '\0';
+	if (terr) {
+		out->status = 0;
+		/* A failure of our own (disk, memory, a bounded sink) says
+		 * nothing about the server: hand it up unchanged. */
+		out->err = transport_retryable(terr) ?
+				   s3_errmap_errno(o->kind, 0, NULL, terr) :
+				   terr;
+		return;
+	}
+	if (r->status >= 200 && r->status <= 299) {
+		if (o->error_in_200 && o->resp_text && o->resp_text->len > 0 &&
+		    s3_xml_parse_error(o->resp_text->data, o->resp_text->len,
+				       &ei) == 1) {
+			/* Copy and Complete report late failures this way;
+			 * AWS says to treat them like a 500. */
+			out->status = 500;
+			snprintf(out->code, sizeof(out->code), "%s", ei.code);
+		} else {
+			out->err = 0;
+			return;
+		}
+	} else if (r->err_body.len > 0 &&
+		   s3_xml_parse_error(r->err_body.data, r->err_body.len,
+				      &ei) == 1) {
+		snprintf(out->code, sizeof(out->code), "%s", ei.code);
+	}
+	out->err = s3_errmap_errno(o->kind, out->status, out->code, 0);
+	if (out->err == 0)
+		out->err = -EIO; /* a non-2xx is never a success */
+}
+
+/*
+ * Run @p o with retries. @p out->resp holds the last response; the
+ * caller frees it with s3_http_response_free(). Returns out->err.
+ */
+static int run(struct s3_client *c, struct op *o, struct outcome *out)
+{
+	char payload_hash[HASH_SHA256_HEX_LEN + 1];
+	struct buf path, query, host, url;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	s3_http_response_init(&out->resp);
+	buf_init(&path, 64 * 1024);
+	buf_init(&query, 64 * 1024);
+	buf_init(&host, 1024);
+	buf_init(&url, 128 * 1024);
+
+	rc = build_target(c, o, &path, &query, &host);
+	if (!rc)
+		rc = buf_addf(&url, "%s://%s%s%s%s", c->scheme, buf_str(&host),
+			      buf_str(&path), query.len ? "?" : "",
+			      buf_str(&query));
+	if (!rc)
+		rc = payload_hash_of(c, o, payload_hash);
+	if (rc < 0) {
+		out->err = rc == -E2BIG ? -ENAMETOOLONG : rc;
+		goto out;
+	}
+
+	for (int attempt = 0;; attempt++) {
+		bool again;
+
+		if (attempt > 0) {
+			s3_http_response_free(&out->resp);
+			s3_http_response_init(&out->resp);
+		}
+		if (o->resp_text)
+			buf_reset(o->resp_text);
+		stat_add(c, o->counter);
+		(void)send_once(c, o, buf_str(&url), buf_str(&path),
+				buf_str(&query), buf_str(&host), payload_hash,
+				&out->resp);
+		classify(o, out);
+		log_debug("s3: %s %s -> %d %s%s%s (attempt %d, request id %s)",
+			  o->method, buf_str(&url), out->status, out->code,
+			  out->resp.transport_errno ? " " : "",
+			  out->resp.transport_errno ?
+				  out->resp.transport_error :
+				  "",
+			  attempt + 1, out->resp.request_id);
+		if (out->err == 0)
+			break;
+		again = attempt < c->max_retries &&
+			s3_errmap_retryable(out->status, out->code,
+					    out->resp.transport_errno) &&
+			(out->resp.transport_errno == 0 ||
+			 transport_retryable(out->resp.transport_errno));
+		if (!again)
+			break;
+		if (o->track_ambiguity &&
+		    attempt_ambiguous(out->status, out->code,
+				      out->resp.transport_errno))
+			out->ambiguous_before = true;
+		stat_add(c, &c->stats.retries);
+		backoff(c, attempt);
+	}
+out:
+	buf_free(&path);
+	buf_free(&query);
+	buf_free(&host);
+	buf_free(&url);
+	return out->err;
+}
+
+static void fill_status(struct s3_status *st, const struct outcome *out)
+{
+	if (!st)
+		return;
+	st->http_status = out->status;
+	snprintf(st->code, sizeof(st->code), "%s", out->code);
+	snprintf(st->request_id, sizeof(st->request_id), "%s",
+		 out->resp.request_id);
+}
+
+/* One line per failed operation; routine misses stay at debug level. */
+static void log_failure(const struct op *o, const struct outcome *out,
+			int rc)
+{
+	int level = LOG_WARNING;
+	const char *key = o->key ? o->key : "";
+
+	if (rc == 0)
+		return;
+	if (rc == -ENOENT)
+		level = LOG_DEBUG;
+	else if (rc == -EBUSY || rc == -ESTALE || rc == -EEXIST)
+		level = LOG_NOTICE;
+	if (out->resp.transport_errno)
+		log_at(level, "s3: %s '%s' failed: %s (%s)", o->name, key,
+		       out->resp.transport_error, strerror(-rc));
+	else
+		log_at(level,
+		       "s3: %s '%s' failed: HTTP %d %s (%s, request id %s)",
+		       o->name, key, out->status,
+		       out->code[0] ? out->code : "-", strerror(-rc),
+		       out->resp.request_id[0] ? out->resp.request_id : "-");
+}
+
+static void finish(const struct op *o, struct outcome *out, int rc,
+		   struct s3_status *st)
+{
+	fill_status(st, out);
+	log_failure(o, out, rc);
+	s3_http_response_free(&out->resp);
+}
+
+/* ------------------------------------------------------ life cycle */
+
+static int parse_endpoint(struct s3_client *c, const char *ep, char *err,
+			  size_t err_len)
+{
+	const char *rest = ep;
+	const char *slash;
+	const char *scheme = "https";
+
+	if (strncasecmp(ep, "https://", 8) == 0) {
+		rest = ep + 8;
+	} else if (strncasecmp(ep, "http://", 7) == 0) {
+		rest = ep + 7;
+		scheme = "http";
+	} else if (strstr(ep, "://")) {
+		snprintf(err, err_len,
+			 "endpoint '%s': only http:// and https:// are supported",
+			 ep);
+		return -EINVAL;
+	}
+	slash = strchr(rest, '/');
+	if (slash && strcmp(slash, "/") != 0) {
+		snprintf(err, err_len,
+			 "endpoint '%s' must not contain a path", ep);
+		return -EINVAL;
+	}
+	if (rest[0] == '\0' || rest[0] == '/') {
+		snprintf(err, err_len, "endpoint '%s' has no host", ep);
+		return -EINVAL;
+	}
+	c->scheme = strdup(scheme);
+	c->authority = slash ? strndup(rest, (size_t)(slash - rest))
+			     : strdup(rest);
+	if (!c->scheme || !c->authority)
+		return -ENOMEM;
+	c->https = strcmp(scheme, "https") == 0;
+	if (asprintf(&c->endpoint, "%s://%s", c->scheme, c->authority) < 0) {
+		c->endpoint = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int dup_creds(struct s3_creds *dst, const struct s3_creds *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->access_key = strdup(src->access_key ? src->access_key : "");
+	dst->secret_key = strdup(src->secret_key ? src->secret_key : "");
+	dst->source = strdup(src->source ? src->source : "");
+	if (src->session_token)
+		dst->session_token = strdup(src->session_token);
+	if (!dst->access_key || !dst->secret_key || !dst->source ||
+	    (src->session_token && !dst->session_token))
+		return -ENOMEM;
+	return 0;
+}
+
+int s3_client_new(const struct s3_client_config *cfg, struct s3_client **out,
+		  char *err, size_t err_len)
+{
+	struct s3_client *c = NULL;
+	struct s3_http *transport = cfg->transport;
+	int rc = -ENOMEM;
+
+	*out = NULL;
+	if (err_len)
+		err[0] = '\0';
+	if (!cfg->endpoint || !cfg->bucket || !cfg->bucket[0] ||
+	    !cfg->creds) {
+		snprintf(err, err_len,
+			 "an endpoint, a bucket and credentials are needed");
+		rc = -EINVAL;
+		goto out;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		goto out;
+	pthread_mutex_init(&c->lock, NULL);
+	rc = parse_endpoint(c, cfg->endpoint, err, err_len);
+	if (rc < 0)
+		goto out;
+	rc = -ENOMEM;
+	c->region = strdup(cfg->region && cfg->region[0] ? cfg->region
+							 : "us-east-1");
+	c->bucket = strdup(cfg->bucket);
+	if (!c->region || !c->bucket || dup_creds(&c->creds, cfg->creds) < 0)
+		goto out;
+	switch (cfg->addressing) {
+	case S3_ADDR_PATH:
+		c->vhost = false;
+		break;
+	case S3_ADDR_VHOST:
+		c->vhost = true;
+		break;
+	default:
+		/* Dotted names break the wildcard certificate. */
+		c->vhost = host_is_aws(c->authority) &&
+			   dns_compatible(c->bucket);
+		break;
+	}
+	c->unsigned_payload = cfg->unsigned_payload;
+	c->max_retries = cfg->max_retries >= 0 ? cfg->max_retries : 5;
+	c->retry_base_ms = cfg->retry_base_ms > 0 ? cfg->retry_base_ms : 100;
+	/* Until a probe says otherwise, assume the standard behaviour. */
+	c->caps = (struct s3_caps){
+		.put_if_match = true,
+		.put_if_none_match = true,
+		.complete_conditional = true,
+		.copy_source_if_match = true,
+	};
+	if (getrandom(&c->rng, sizeof(c->rng), GRND_NONBLOCK) !=
+	    (ssize_t)sizeof(c->rng))
+		c->rng = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)c;
+	c->rng |= 1; /* xorshift must not start at 0 */
+
+	if (!transport) {
+		rc = s3_http_curl_new(&cfg->http, &transport);
+		if (rc < 0) {
+			snprintf(err, err_len, "cannot set up libcurl: %s",
+				 strerror(-rc));
+			goto out;
+		}
+	}
+	c->http = transport;
+	transport = NULL;
+	*out = c;
+	c = NULL;
+	rc = 0;
+out:
+	/* The transport is ours even when we fail. */
+	s3_http_free(transport);
+	s3_client_free(c);
+	if (rc == -ENOMEM && err_len && !err[0])
+		snprintf(err, err_len, "out of memory");
+	return rc;
+}
+
+void s3_client_free(struct s3_client *c)
+{
+	if (!c)
+		return;
+	s3_http_free(c->http);
+	for (size_t i = 0; i < c->n_uploads; i++)
+		free(c->uploads[i].upload_id);
+	free(c->uploads);
+	free(c->scheme);
+	free(c->authority);
+	free(c->endpoint);
+	free(c->region);
+	free(c->bucket);
+	free(c->creds.access_key);
+	if (c->creds.secret_key)
+		explicit_bzero(c->creds.secret_key,
+			       strlen(c->creds.secret_key));
+	free(c->creds.secret_key);
+	free(c->creds.session_token);
+	free(c->creds.source);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+void s3_client_set_caps(struct s3_client *c, const struct s3_caps *caps)
+{
+	pthread_mutex_lock(&c->lock);
+	c->caps = *caps;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void s3_client_get_caps(struct s3_client *c, struct s3_caps *caps)
+{
+	pthread_mutex_lock(&c->lock);
+	*caps = c->caps;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void s3_client_get_stats(struct s3_client *c, struct s3_stats *out)
+{
+	pthread_mutex_lock(&c->lock);
+	*out = c->stats;
+	pthread_mutex_unlock(&c->lock);
+}
+
+const char *s3_client_bucket(const struct s3_client *c)
+{
+	return c->bucket;
+}
+
+/* ---------------------------------------------------------- reads */
+
+int s3_check_bucket(struct s3_client *c, char *err, size_t err_len)
+{
+	struct outcome out;
+	struct buf text;
+	struct op o;
+	int rc;
+
+	buf_init(&text, TEXT_MAX);
+	op_init(&o, "CHECK-BUCKET", "GET", S3_OP_MOUNT, NULL);
+	op_query(&o, "list-type", "2");
+	op_query(&o, "max-keys", "0");
+	o.resp_text = &text;
+	o.counter = &c->stats.list;
+	rc = run(c, &o, &out);
+	if (rc == 0)
+		snprintf(err, err_len, "bucket '%s' at %s is reachable",
+			 c->bucket, c->endpoint);
+	else if (out.resp.transport_errno)
+		snprintf(err, err_len, "cannot reach %s: %s", c->endpoint,
+			 out.resp.transport_error);
+	else if (out.status == 404)
+		snprintf(err, err_len, "bucket '%s' does not exist at %s",
+			 c->bucket, c->endpoint);
+	else if (out.status == 403)
+		snprintf(err, err_len,
+			 "access denied to bucket '%s' (check credentials from %s): %s",
+			 c->bucket, c->creds.source[0] ? c->creds.source : "?",
+			 out.code[0] ? out.code : "HTTP 403");
+	else
+		snprintf(err, err_len,
+			 "unexpected answer from %s for bucket '%s': HTTP %d %s",
+			 c->endpoint, c->bucket, out.status,
+			 out.code[0] ? out.code : "");
+	finish(&o, &out, rc, NULL);
+	buf_free(&text);
+	return rc;
+}
+
+int s3_head_object(struct s3_client *c, const char *key, const char *if_match,
+		   struct s3_object_info *out_info, struct s3_status *st)
+{
+	char etag[S3_ETAG_MAX + 2];
+	struct outcome out;
+	struct op o;
+	int rc;
+
+	op_init(&o, "HEAD", "HEAD", S3_OP_READ, key);
+	o.no_body = true;
+	o.counter = &c->stats.head;
+	if (if_match) {
+		etag_wire(if_match, true, etag, sizeof(etag));
+		op_header(&o, "If-Match", etag);
+	}
+	rc = run(c, &o, &out);
+	if (rc == 0 && out_info)
+		info_from_resp(out_info, &out.resp);
+	finish(&o, &out, rc, st);
+	return rc;
+}
+
+int s3_get_object(struct s3_client *c, const char *key, uint64_t off,
+		  size_t len, const char *if_match, void *dst, size_t *got,
+		  struct s3_object_info *info, struct s3_status *st)
+{
+	char etag[S3_ETAG_MAX + 2];
+	char range[64];
+	struct outcome out;
+	struct op o;
+	int rc;
+
+	*got = 0;
+	if (info)
+		memset(info, 0, sizeof(*info));
+	if (len == 0)
+		return 0;
+	op_init(&o, "GET", "GET", S3_OP_READ, key);
+	o.counter = &c->stats.get;
+	o.resp_dst = dst;
+	o.resp_dst_len = len;
+	snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, off,
+		 off + len - 1);
+	op_header(&o, "Range", range);
+	if (if_match) {
+		etag_wire(if_match, true, etag, sizeof(etag));
+		op_header(&o, "If-Match", etag);
+	}
+	rc = run(c, &o, &out);
+	if (out.resp.transport_errno == 0 && out.resp.status == 416) {
+		/* Past the end of the object: an empty read. */
+		rc = 0;
+	} else if (rc == 0 && out.resp.status == 200 && off > 0) {
+		/* The server ignored Range: what we hold starts at 0. */
+		log_warn("s3: GET '%s': server ignored the Range header", key);
+		rc = -EIO;
+	} else if (rc == -EPROTO && out.resp.status == 200) {
+		log_warn("s3: GET '%s': server ignored the Range header and "
+			 "sent the whole object",
+			 key);
+		rc = -EIO;
+	} else if (rc == 0) {
+		*got = (size_t)out.resp.body_received;
+	}
+	if (rc == 0 && info) {
+		info_from_resp(info, &out.resp);
+		/* A 206 has the part's length, not the object's: only a short
+		 * read tells the size. */
+		if (out.resp.status == 206)
+			info->size = *got < len ? off + *got : 0;
+		else if (out.resp.status == 416)
+			info->size = 0;
+	}
+	finish(&o, &out, rc, st);
+	return rc;
+}
+
+int s3_get_object_to_fd(struct s3_client *c, const char *key,
+			const char *if_match, int fd,
+			struct s3_object_info *info, struct s3_status *st)
+{
+	char etag[S3_ETAG_MAX + 2];
+	struct outcome out;
+	struct op o;
+	int rc;
+
+	op_init(&o, "GET", "GET", S3_OP_READ, key);
+	o.counter = &c->stats.get;
+	o.resp_fd = fd;
+	if (if_match) {
+		etag_wire(if_match, true, etag, sizeof(etag));
+		op_header(&o, "If-Match", etag);
+	}
+	rc = run(c, &o, &out);
+	if (rc == 0 && out.resp.content_length >= 0 &&
+	    out.resp.body_received != (uint64_t)out.resp.content_length)
+		rc = -EIO;
+	if (rc == 0 && info) {
+		info_from_resp(info, &out.resp);
+		info->size = out.resp.body_received;
+	}
+	finish(&o, &out, rc, st);
+	return rc;
+}
+
+int s3_list_objects(struct s3_client *c, const char *prefix,
+		    const char *delimiter, const char *token, int max_keys,
+		    struct s3_list_result *result, struct s3_status *st)
+{
+	char max_keys_s[16];
+	struct outcome out;
+	struct buf text;
+	struct op o;
+	int rc;
+
+	memset(result, 0, sizeof(*result));
+	buf_init(&text, TEXT_MAX);
+	op_init(&o, "LIST", "GET", S3_OP_READ, NULL);
+	o.counter = &c->stats.list;
+	o.resp_text = &text;
+	op_query(&o, "list-type", "2");
+	op_query(&o, "encoding-type", "url");
+	if (prefix && prefix[0])
+		op_query(&o, "prefix", prefix);
+	if (delimiter && delimiter[0])
+		op_query(&o, "delimiter", delimiter);
+	if (token && token[0])
+		op_query(&o, "continuation-token", token);
+	if (max_keys > 0) {
+		snprintf(max_keys_s, sizeof(max_keys_s), "%d", max_keys);
+		op_query(&o, "max-keys", max_keys_s);
+	}
+	rc = run(c, &o, &out);
+	if (rc == 0)
+		rc = s3_xml_parse_list(text.data ? text.data : "", text.len,
+				       result);
+	finish(&o, &out, rc, st);
+	buf_free(&text);
+	return rc;
+}
+
+/* ---------------------------------------------------------- writes */
+
+/* The If-Match value a write sends, in the form this server wants. */
+static void write_if_match(struct s3_client *c, const char *etag,
+			   bool flip, char *out, size_t len)
+{
+	bool unquoted;
+
+	pthread_mutex_lock(&c->lock);
+	unquoted = c->caps.put_if_match_unquoted;
+	pthread_mutex_unlock(&c->lock);
+	etag_wire(etag, flip ? unquoted : !unquoted, out, len);
+}
+
+/* Remember that the server wants the other If-Match form, once. */
+static void learn_quoting(struct s3_client *c, bool unquoted)
+{
+	bool first;
+
+	pthread_mutex_lock(&c->lock);
+	c->caps.put_if_match_unquoted = unquoted;
+	first = !c->quoting_logged;
+	c->quoting_logged = true;
+	pthread_mutex_unlock(&c->lock);
+	if (first)
+		log_notice("s3: server %s matches If-Match only %s; "
+			   "using that form from now on",
+			   c->endpoint, unquoted ? "unquoted" : "quoted");
+}
+
+/*
+ * The HEAD after a failed precondition. 1: our token is on the server
+ * (our write landed; @p info filled); 0: it is not (@p info filled when
+ * the object exists, size 0 and etag "" when it does not); <0: the HEAD
+ * itself failed.
+ */
+static int head_check_token(struct s3_client *c, const char *key,
+			    const char *token, struct s3_object_info *info)
+{
+	int rc;
+
+	memset(info, 0, sizeof(*info));
+	rc = s3_head_object(c, key, NULL, info, NULL);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	return token[0] && strcmp(info->meta.token, token) == 0;
+}
+
+/* Build the meta headers of a write; the token is made when asked for. */
+static int meta_headers(struct op *o, const struct s3_meta *in,
+			bool want_token, struct s3_meta *m, char *storage,
+			size_t storage_len)
+{
+	struct s3_header mh[S3_META_MAX_HEADERS];
+	size_t n;
+	int rc;
+
+	if (in)
+		*m = *in;
+	else
+		memset(m, 0, sizeof(*m));
+	if (want_token && !m->token[0]) {
+		rc = s3_meta_new_token(m->token);
+		if (rc < 0)
+			return rc;
+	}
+	n = s3_meta_to_headers(m, mh, storage, storage_len);
+	for (size_t i = 0; i < n; i++)
+		op_header(o, mh[i].name, mh[i].value);
+	return 0;
+}
+
+int s3_put_object(struct s3_client *c, const char *key, int fd, off_t off,
+		  uint64_t len, const struct s3_write_cond *cond,
+		  const struct s3_meta *meta, struct s3_object_info *out_info,
+		  struct s3_status *st)
+{
+	char storage[S3_META_STORAGE];
+	char etag[S3_ETAG_MAX + 2];
+	struct s3_object_info head;
+	bool conditional = cond && (cond->if_match || cond->if_none_match);
+	bool flipped = false;
+	struct outcome out;
+	struct s3_meta m;
+	struct op o;
+	int rc;
+
+	if (out_info)
+		memset(out_info, 0, sizeof(*out_info));
+	op_init(&o, "PUT", "PUT", S3_OP_WRITE, key);
+	o.counter = &c->stats.put;
+	o.body_fd = fd;
+	o.body_off = off;
+	o.body_len = len;
+	o.track_ambiguity = conditional;
+	rc = meta_headers(&o, meta, conditional, &m, storage,
+			  sizeof(storage));
+	if (rc < 0)
+		return rc;
+	if (cond && cond->if_match) {
+		write_if_match(c, cond->if_match, false, etag, sizeof(etag));
+		op_header(&o, "If-Match", etag);
+	} else if (cond && cond->if_none_match) {
+		op_header(&o, "If-None-Match", "*");
+	}
+
+	rc = run(c, &o, &out);
+	while (rc == -EBUSY && out.status == 412 && conditional) {
+		bool ambiguous = out.ambiguous_before;
+		int h;
+
+		if (!ambiguous && !cond->if_match)
+			break; /* a plain lost race on create */
+		h = head_check_token(c, key, m.token, &head);
+		if (h < 0) {
+			/* Cannot tell whether we won: do not guess. */
+			rc = ambiguous ? h : -EBUSY;
+			break;
+		}
+		if (h == 1) {
+			log_info("s3: PUT '%s': an ambiguous attempt had "
+				 "landed (token found)",
+				 key);
+			rc = 0;
+			if (st)
+				st->ambiguous_resolved = true;
+			if (out_info)
+				*out_info = head;
+			goto done;
+		}
+		/* The object is still the version we expected, yet the
+		 * precondition failed: the server wants the other quoting. */
+		if (cond->if_match && !flipped && head.etag[0] &&
+		    s3_etag_equal(head.etag, cond->if_match)) {
+			flipped = true;
+			write_if_match(c, cond->if_match, true, etag,
+				       sizeof(etag));
+			s3_http_response_free(&out.resp);
+			rc = run(c, &o, &out);
+			if (rc == 0)
+				learn_quoting(c, etag[0] != '"');
+			else if (!out.ambiguous_before)
+				break; /* neither form: a real conflict */
+			continue;
+		}
+		break;
+	}
+	if (rc == 0 && out_info) {
+		memset(out_info, 0, sizeof(*out_info));
+		out_info->size = len;
+		snprintf(out_info->etag, sizeof(out_info->etag), "%s",
+			 out.resp.etag);
+		out_info->meta = m;
+	}
+	if (rc == 0 && !out.resp.etag[0]) {
+		log_warn("s3: PUT '%s': response without an ETag", key);
+		rc = -EPROTO;
+	}
+done:
+	finish(&o, &out, rc, st);
+	return rc;
+}
+
+int s3_delete_object(struct s3_client *c, const char *key,
+		     const char *if_match, struct s3_status *st)
+{
+	char etag[S3_ETAG_MAX + 2];
+	struct outcome out;
+	struct op o;
+	int rc;
+
+	op_init(&o, "DELETE", "DELETE", S3_OP_DELETE, key);
+	o.counter = &c->stats.del;
+	if (if_match) {
+		write_if_match(c, if_match, false, etag, sizeof(etag));
+		op_header(&o, "If-Match", etag);
+	}
+	rc = run(c, &o, &out);
+	if (rc < 0 && out.status == 404)
+		rc = 0; /* already gone is what the caller wanted */
+	finish(&o, &out, rc, st);
+	return rc;
+}
+
+/* "bucket/key", encoded like a path, for x-amz-copy-source. */
+static int copy_source(const struct s3_client *c, const char *key,
+		       struct buf *b)
+{
+	int rc = uri_encode(b, c->bucket, strlen(c->bucket), false);
+
+	if (!rc)
+		rc = buf_adds(b, "/");
+	if (!rc)
+		rc = uri_encode(b, key, strlen(key), true);
+	return rc;
+}
+
+/* Source preconditions: the standard header always; RGW's own one where
+ * the standard one is not honoured (or RGW's is known to be). On AWS,
+ * where the standard one works, RGW's header is not sent at all. */
+static void copy_conditions(struct s3_client *c, struct op *o,
+			    const char *src_if_match, char *etag, size_t len)
+{
+	bool rgw;
+
+	if (!src_if_match)
+		return;
+	pthread_mutex_lock(&c->lock);
+	rgw = c->caps.copy_rgw_if_match || !c->caps.copy_source_if_match;
+	pthread_mutex_unlock(&c->lock);
+	etag_wire(src_if_match, true, etag, len);
+	op_header(o, "x-amz-copy-source-if-match", etag);
+	if (rgw)
+		op_header(o, "x-amz-copy-if-match", etag);
+}
+
+int s3_copy_object(struct s3_client *c, const char *src, const char *dst,
+		   const struct s3_copy_opts *opts, struct s3_object_info *out_info,
+		   struct s3_status *st)
+{
+	char storage[S3_META_STORAGE];
+	char etag[S3_ETAG_MAX + 2];
+	struct buf source, text;
+	struct outcome out;
+	struct s3_meta m;
+	char *new_etag = NULL;
+	struct op o;
+	int rc;
+
+	if (out_info)
+		memset(out_info, 0, sizeof(*out_info));
+	buf_init(&source, 64 * 1024);
+	buf_init(&text, TEXT_MAX);
+	op_init(&o, "COPY", "PUT", S3_OP_WRITE, dst);
+	o.counter = &c->stats.copy;
+	o.resp_text = &text;
+	o.error_in_200 = true;
+	rc = copy_source(c, src, &source);
+	if (rc < 0) {
+		rc = -ENAMETOOLONG;
+		goto out_nolog;
+	}
+	op_header(&o, "x-amz-copy-source", buf_str(&source));
+	if (opts && opts->meta) {
+		op_header(&o, "x-amz-metadata-directive", "REPLACE");
+		rc = meta_headers(&o, opts->meta, false, &m, storage,
+				  sizeof(storage));
+		if (rc < 0)
+			goto out_nolog;
+	}
+	if (opts)
+		copy_conditions(c, &o, opts->src_if_match, etag, sizeof(etag));
+	if (opts && opts->dst_if_none_match)
+		op_header(&o, "If-None-Match", "*");
+
+	rc = run(c, &o, &out);
+	if (rc == 0) {
+		rc = s3_xml_parse_result_etag(text.data ? text.data : "",
+					      text.len, &new_etag);
+		if (rc == 0 && out_info)
+			snprintf(out_info->etag, sizeof(out_info->etag), "%s",
+				 new_etag);
+	}
+	finish(&o, &out, rc, st);
+out_nolog:
+	free(new_etag);
+	buf_free(&source);
+	buf_free(&text);
+	return rc;
+}
+
+/* ------------------------------------------------------- multipart */
+
+static void registry_add(struct s3_client *c, const char *upload_id,
+			 const char *token)
+{
+	struct upload_token *grown;
+	char *id = strdup(upload_id);
+
+	if (!id)
+		return; /* only costs the ambiguity resolution later */
+	pthread_mutex_lock(&c->lock);
+	if (c->n_uploads >= TOKEN_REGISTRY_MAX) {
+		/* Forgotten uploads: drop the oldest. */
+		free(c->uploads[0].upload_id);
+		memmove(&c->uploads[0], &c->uploads[1],
+			(c->n_uploads - 1) * sizeof(c->uploads[0]));
+		c->n_uploads--;
+	}
+	grown = realloc(c->uploads, (c->n_uploads + 1) * sizeof(*grown));
+	if (grown) {
+		c->uploads = grown;
+		c->uploads[c->n_uploads].upload_id = id;
+		snprintf(c->uploads[c->n_uploads].token,
+			 sizeof(c->uploads[0].token), "%s", token);
+		c->n_uploads++;
+		id = NULL;
+	}
+	pthread_mutex_unlock(&c->lock);
+	free(id);
+}
+
+/* Copy the token of @p upload_id into @p token ("" when unknown); with
+ * @p forget, drop the entry. */
+static void registry_get(struct s3_client *c, const char *upload_id,
+			 char token[S3_TOKEN_LEN + 1], bool forget)
+{
+	token[0] = '\0';
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->n_uploads; i++) {
+		if (strcmp(c->uploads[i].upload_id, upload_id) != 0)
+			continue;
+		memcpy(token, c->uploads[i].token, S3_TOKEN_LEN + 1);
+		if (forget) {
+			free(c->uploads[i].upload_id);
+			memmove(&c->uploads[i], &c->uploads[i + 1],
+				(c->n_uploads - i - 1) *
+					sizeof(c->uploads[0]));
+			c->n_uploads--;
+		}
+		break;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+int s3_mpu_create(struct s3_client *c, const char *key,
+		  const struct s3_meta *meta, char **upload_id_take,
+		  struct s3_status *st)
+{
+	char storage[S3_META_STORAGE];
+	struct outcome out;
+	struct s3_meta m;
+	struct buf text;
+	struct op o;
+	int rc;
+
+	*upload_id_take = NULL;
+	buf_init(&text, TEXT_MAX);
+	op_init(&o, "MPU-CREATE", "POST", S3_OP_WRITE, key);
+	o.counter = &c->stats.mpu;
+	o.resp_text = &text;
+	op_query(&o, "uploads", "");
+	/* The token rides on the upload so that Complete can be resolved. */
+	rc = meta_headers(&o, meta, true, &m, storage, sizeof(storage));
+	if (rc < 0)
+		goto out_nolog;
+	rc = run(c, &o, &out);
+	if (rc == 0)
+		rc = s3_xml_parse_initiate(text.data ? text.data : "",
+					   text.len, upload_id_take);
+	if (rc == 0)
+		registry_add(c, *upload_id_take, m.token);
+	finish(&o, &out, rc, st);
+out_nolog:
+	buf_free(&text);
+	return rc;
+}
+
+int s3_mpu_upload_part(struct s3_client *c, const char *key,
+		       const char *upload_id, int part_number, int fd,
+		       off_t off, uint64_t len, char **etag_take,
+		       struct s3_status *st)
+{
+	char part[16];
+	struct outcome out;
+	struct op o;
+	int rc;
+
+	*etag_take = NULL;
+	op_init(&o, "MPU-PART", "PUT", S3_OP_WRITE, key);
+	o.counter = &c->stats.mpu;
+	snprintf(part, sizeof(part), "%d", part_number);
+	op_query(&o, "partNumber", part);
+	op_query(&o, "uploadId", upload_id);
+	o.body_fd = fd;
+	o.body_off = off;
+	o.body_len = len;
+	rc = run(c, &o, &out);
+	if (rc == 0 && !out.resp.etag[0])
+		rc = -EPROTO;
+	if (rc == 0) {
+		*etag_take = strdup(out.resp.etag);
+		if (!*etag_take)
+			rc = -ENOMEM;
+	}
+	finish(&o, &out, rc, st);
+	return rc;
+}
+
+int s3_mpu_upload_part_copy(struct s3_client *c, const char *key,
+			    const char *upload_id, int part_number,
+			    const char *src_key, const char *src_if_match,
+			    uint64_t first, uint64_t last, char **etag_take,
+			    struct s3_status *st)
+{
+	char etag[S3_ETAG_MAX + 2];
+	char range[64];
+	char part[16];
+	struct buf source, text;
+	struct outcome out;
+	struct op o;
+	int rc;
+
+	*etag_take = NULL;
+	buf_init(&source, 64 * 1024);
+	buf_init(&text, TEXT_MAX);
+	op_init(&o, "MPU-PART-COPY", "PUT", S3_OP_WRITE, key);
+	o.counter = &c->stats.mpu;
+	o.resp_text = &text;
+	o.error_in_200 = true;
+	snprintf(part, sizeof(part), "%d", part_number);
+	op_query(&o, "partNumber", part);
+	op_query(&o, "uploadId", upload_id);
+	rc = copy_source(c, src_key, &source);
+	if (rc < 0) {
+		rc = -ENAMETOOLONG;
+		goto out_nolog;
+	}
+	op_header(&o, "x-amz-copy-source", buf_str(&source));
+	snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, first,
+		 last);
+	op_header(&o, "x-amz-copy-source-range", range);
+	copy_conditions(c, &o, src_if_match, etag, sizeof(etag));
+	rc = run(c, &o, &out);
+	if (rc == 0)
+		rc = s3_xml_parse_result_etag(text.data ? text.data : "",
+					      text.len, etag_take);
+	finish(&o, &out, rc, st);
+out_nolog:
+	buf_free(&source);
+	buf_free(&text);
+	return rc;
+}
+
+int s3_mpu_complete(struct s3_client *c, const char *key,
+		    const char *upload_id, const struct s3_part *parts,
+		    size_t n, const struct s3_write_cond *cond,
+		    struct s3_object_info *out_info, struct s3_status *st)
+{
+	char token[S3_TOKEN_LEN + 1];
+	char etag[S3_ETAG_MAX + 2];
+	struct s3_object_info head;
+	struct outcome out;
+	char *body = NULL;
+	char *new_etag = NULL;
+	struct buf text;
+	struct op o;
+	int rc;
+
+	if (out_info)
+		memset(out_info, 0, sizeof(*out_info));
+	registry_get(c, upload_id, token, false);
+	body = s3_xml_complete_body(parts, n);
+	if (!body)
+		return -ENOMEM;
+	buf_init(&text, TEXT_MAX);
+	op_init(&o, "MPU-COMPLETE", "POST", S3_OP_WRITE, key);
+	o.counter = &c->stats.mpu;
+	o.resp_text = &text;
+	o.error_in_200 = true;
+	o.track_ambiguity = true; /* a retried Complete is never blind */
+	o.body_mem = body;
+	o.body_mem_len = strlen(body);
+	op_query(&o, "uploadId", upload_id);
+	if (cond && cond->if_match) {
+		write_if_match(c, cond->if_match, false, etag, sizeof(etag));
+		op_header(&o, "If-Match", etag);
+	} else if (cond && cond->if_none_match) {
+		op_header(&o, "If-None-Match", "*");
+	}
+	rc = run(c, &o, &out);
+	/* After an ambiguous attempt, a failed precondition or a vanished
+	 * upload may both mean the first attempt completed it. */
+	if (rc < 0 && out.ambiguous_before && token[0] &&
+	    (out.status == 412 ||
+	     (out.status == 404 && strcmp(out.code, "NoSuchUpload") == 0))) {
+		int h = head_check_token(c, key, token, &head);
+
+		if (h == 1) {
+			log_info("s3: COMPLETE '%s': an ambiguous attempt had "
+				 "landed (token found)",
+				 key);
+			rc = 0;
+			if (st)
+				st->ambiguous_resolved = true;
+			if (out_info)
+				*out_info = head;
+			registry_get(c, upload_id, token, true);
+			goto done;
+		}
+		if (h < 0)
+			rc = h;
+		else if (out.status == 412)
+			rc = -EBUSY;
+	}
+	if (rc == 0) {
+		rc = s3_xml_parse_result_etag(text.data ? text.data : "",
+					      text.len, &new_etag);
+		if (rc == 0 && out_info)
+			snprintf(out_info->etag, sizeof(out_info->etag), "%s",
+				 new_etag);
+		registry_get(c, upload_id, token, true);
+	}
+done:
+	finish(&o, &out, rc, st);
+	free(new_etag);
+	free(body);
+	buf_free(&text);
+	return rc;
+}
+
+int s3_mpu_abort(struct s3_client *c, const char *key, const char *upload_id,
+		 struct s3_status *st)
+{
+	char token[S3_TOKEN_LEN + 1];
+	struct outcome out;
+	struct op o;
+	int rc;
+
+	op_init(&o, "MPU-ABORT", "DELETE", S3_OP_DELETE, key);
+	o.counter = &c->stats.mpu;
+	op_query(&o, "uploadId", upload_id);
+	rc = run(c, &o, &out);
+	if (rc < 0 && out.status == 404)
+		rc = 0; /* no such upload: nothing left to abort */
+	if (rc == 0)
+		registry_get(c, upload_id, token, true);
+	finish(&o, &out, rc, st);
+	return rc;
+}
