@@ -13,6 +13,7 @@
 
 /* Raw text of options that need checking after fuse_opt_parse(). */
 struct raw_opts {
+	struct fs_options opts; /* parsed in place, copied out at the end */
 	struct fs_options *o;
 	char *bucket_spec;
 	char *multipart_threshold;
@@ -29,10 +30,10 @@ struct raw_opts {
 
 enum { KEY_HELP, KEY_VERSION, KEY_RO };
 
-#define OPT(t, field) {t, offsetof(struct fs_options, field), 1}
+#define OPT(t, field) {t, offsetof(struct raw_opts, opts.field), 1}
 #define RAW(t, field) {t, offsetof(struct raw_opts, field), 1}
 
-/* Two templates: fields of struct fs_options, then raw text fields. */
+/* One template: fields of struct fs_options and raw text to check. */
 static const struct fuse_opt fs_option_spec[] = {
 	OPT("endpoint=%s", endpoint),
 	OPT("url=%s", endpoint), /* s3fs spelling */
@@ -58,10 +59,6 @@ static const struct fuse_opt fs_option_spec[] = {
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
 	FUSE_OPT_KEY("--version", KEY_VERSION),
-	FUSE_OPT_END,
-};
-
-static const struct fuse_opt raw_option_spec[] = {
 	RAW("multipart_threshold=%s", multipart_threshold),
 	RAW("part_size=%s", part_size),
 	RAW("single_put_limit=%s", single_put_limit),
@@ -299,25 +296,20 @@ int fs_options_parse(struct fuse_args *args, struct fs_options *o, char *err,
 	int rc;
 
 	memset(&raw, 0, sizeof(raw));
-	raw.o = o;
+	raw.opts = *o;
+	raw.o = &raw.opts;
 	raw.err = err;
 	raw.err_len = err_len;
 	err[0] = '\0';
-	if (fuse_opt_parse(args, o, fs_option_spec, option_proc) != 0 ||
-	    fuse_opt_parse(args, &raw, raw_option_spec, NULL) != 0) {
+	if (fuse_opt_parse(args, &raw, fs_option_spec, option_proc) != 0) {
 		if (!raw.failed)
 			snprintf(err, err_len, "cannot parse the options");
 		rc = -EINVAL;
-		goto out;
-	}
-	/* Pass one counted the positionals; pass two (no callback) only
-	 * consumed the raw options and kept everything else. */
-	rc = 0;
-out:
-	if (rc == 0) {
-		raw.o = o;
+	} else {
 		rc = check_values(&raw, err, err_len);
 	}
+	/* The caller owns what was parsed, also on error (to free it). */
+	*o = raw.opts;
 	free(raw.bucket_spec);
 	free(raw.multipart_threshold);
 	free(raw.part_size);
