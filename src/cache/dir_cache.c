@@ -1,1 +1,687 @@
-/* stub: being written */
+/*
+ * Directory listing cache: dir path -> immutable, reference-counted
+ * struct dir_snapshot with a TTL, at most max_dirs of them.
+ *
+ * Locking: one mutex (c->lock) protects the table, the generations, the
+ * tombstones and every snapshot's refs field. It is taken on entry to
+ * each public function and released before return; the only foreign code
+ * run under it is the clock (thread-safe, must not re-enter the cache).
+ * There is no other lock, hence no lock order.
+ *
+ * Snapshots are never modified after publication. A change made by the
+ * mount itself (dir_cache_note_added/removed) builds a new snapshot
+ * (copy-on-write: entries and names copied) and swaps it into the slot;
+ * a reader that took the old one with dir_cache_get() keeps walking it
+ * without the lock until dir_snapshot_release() drops the last
+ * reference. Copying is O(entries) per change, which is small next to
+ * the network round trip of the create/unlink that caused it.
+ *
+ * Stale fills use generations as attr_cache.c does: invalidation and
+ * note_added/note_removed stamp a tombstone for the directory with the
+ * current generation and increment it; dir_cache_put_take() drops a
+ * listing whose generation is <= a covering stamp. note_* count because
+ * a listing requested before a local create may lack the new name, and
+ * storing it would make lookups answer "absent" for a file that exists.
+ * Tombstones are bounded in number and age; one that disappears raises
+ * floor_gen, below which every fill is dropped.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache/dir_cache.h"
+
+#define DIR_TOMB_MIN_MS 5000u
+#define DIR_TOMBS_MIN 256u
+#define DIR_BUCKETS_MIN 16u
+
+/* Common head of slots and tombstones: hash chain plus age list. */
+struct hnode {
+	struct hnode *hnext;
+	struct hnode *older, *newer;
+	uint64_t hash;
+	uint64_t expires_ms; /* slot: end of TTL; tombstone: end of life */
+	uint64_t gen;	     /* slot: fill generation; tombstone: stamp */
+	const char *path;    /* stored right after the containing struct */
+};
+
+struct dir_slot {
+	struct hnode h;
+	struct dir_snapshot *snap; /* holds one reference */
+};
+
+struct table {
+	struct hnode **buckets;
+	size_t n_buckets; /* power of two */
+	size_t count;
+	struct hnode *oldest, *newest;
+};
+
+struct dir_cache {
+	pthread_mutex_t lock;
+	cache_clock_fn clock;
+	unsigned ttl_ms;
+	uint64_t tomb_ms;
+	size_t max_dirs;
+	size_t max_tombs;
+	uint64_t gen;	    /* current generation, starts at 1 */
+	uint64_t floor_gen; /* fills with gen <= this are dropped */
+	struct table slots;
+	struct table tombs; /* bare struct hnode, oldest first */
+};
+
+static uint64_t path_hash(const char *path)
+{
+	uint64_t h = 14695981039346656037ull;
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)path; *p; p++) {
+		h ^= *p;
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+/* ------------------------------------------------------------ table */
+
+static int table_init(struct table *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->buckets = calloc(DIR_BUCKETS_MIN, sizeof(*t->buckets));
+	if (!t->buckets)
+		return -ENOMEM;
+	t->n_buckets = DIR_BUCKETS_MIN;
+	return 0;
+}
+
+static struct hnode *hnode_alloc(size_t size, const char *path)
+{
+	size_t len = strlen(path);
+	struct hnode *n;
+	char *copy;
+
+	n = calloc(1, size + len + 1);
+	if (!n)
+		return NULL;
+	copy = (char *)n + size;
+	memcpy(copy, path, len + 1);
+	n->path = copy;
+	n->hash = path_hash(path);
+	return n;
+}
+
+static struct hnode *table_find(const struct table *t, const char *path,
+				uint64_t hash)
+{
+	struct hnode *n;
+
+	for (n = t->buckets[hash & (t->n_buckets - 1)]; n; n = n->hnext)
+		if (n->hash == hash && strcmp(n->path, path) == 0)
+			return n;
+	return NULL;
+}
+
+static void table_grow(struct table *t)
+{
+	size_t n_new = t->n_buckets * 2;
+	struct hnode **b;
+	size_t i;
+
+	b = calloc(n_new, sizeof(*b));
+	if (!b)
+		return; /* keep the longer chains */
+	for (i = 0; i < t->n_buckets; i++) {
+		struct hnode *n = t->buckets[i], *next;
+
+		for (; n; n = next) {
+			next = n->hnext;
+			n->hnext = b[n->hash & (n_new - 1)];
+			b[n->hash & (n_new - 1)] = n;
+		}
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->n_buckets = n_new;
+}
+
+static void age_append(struct table *t, struct hnode *n)
+{
+	n->newer = NULL;
+	n->older = t->newest;
+	if (t->newest)
+		t->newest->newer = n;
+	else
+		t->oldest = n;
+	t->newest = n;
+}
+
+static void age_unlink(struct table *t, struct hnode *n)
+{
+	if (n->older)
+		n->older->newer = n->newer;
+	else
+		t->oldest = n->newer;
+	if (n->newer)
+		n->newer->older = n->older;
+	else
+		t->newest = n->older;
+	n->older = n->newer = NULL;
+}
+
+static void table_insert(struct table *t, struct hnode *n)
+{
+	struct hnode **head;
+
+	if (t->count >= t->n_buckets)
+		table_grow(t);
+	head = &t->buckets[n->hash & (t->n_buckets - 1)];
+	n->hnext = *head;
+	*head = n;
+	age_append(t, n);
+	t->count++;
+}
+
+static void table_touch(struct table *t, struct hnode *n)
+{
+	age_unlink(t, n);
+	age_append(t, n);
+}
+
+/* Unlink @p n; the caller frees it. */
+static void table_unlink(struct table *t, struct hnode *n)
+{
+	struct hnode **pp = &t->buckets[n->hash & (t->n_buckets - 1)];
+
+	while (*pp != n)
+		pp = &(*pp)->hnext;
+	*pp = n->hnext;
+	age_unlink(t, n);
+	t->count--;
+}
+
+/* ------------------------------------------------------- snapshots */
+
+void dir_entries_free(struct dir_entry *entries, size_t n)
+{
+	size_t i;
+
+	if (!entries)
+		return;
+	for (i = 0; i < n; i++)
+		free(entries[i].name);
+	free(entries);
+}
+
+static void snapshot_free(struct dir_snapshot *s)
+{
+	dir_entries_free(s->entries, s->n);
+	free(s);
+}
+
+/* Called under the lock. */
+static void snapshot_unref_locked(struct dir_snapshot *s)
+{
+	if (--s->refs == 0)
+		snapshot_free(s);
+}
+
+static struct dir_snapshot *snapshot_new_take(struct dir_entry *entries,
+					      size_t n)
+{
+	struct dir_snapshot *s = malloc(sizeof(*s));
+
+	if (!s) {
+		dir_entries_free(entries, n);
+		return NULL;
+	}
+	s->n = n;
+	s->entries = entries;
+	s->refs = 1;
+	return s;
+}
+
+static void slot_remove(struct dir_cache *c, struct dir_slot *slot)
+{
+	table_unlink(&c->slots, &slot->h);
+	snapshot_unref_locked(slot->snap);
+	free(slot);
+}
+
+static struct dir_slot *slot_find_fresh(struct dir_cache *c, const char *dir)
+{
+	struct dir_slot *slot;
+
+	slot = (struct dir_slot *)table_find(&c->slots, dir, path_hash(dir));
+	if (slot && c->clock() >= slot->h.expires_ms) {
+		slot_remove(c, slot);
+		slot = NULL;
+	}
+	return slot;
+}
+
+/* Listing order: by name; among equal names a directory first, and a
+ * "dir/" marker before a bare common prefix, so the first one wins. */
+static int entry_cmp(const void *a, const void *b)
+{
+	const struct dir_entry *x = a, *y = b;
+	int r = strcmp(x->name, y->name);
+
+	if (r)
+		return r;
+	if ((x->attr.kind == ATTR_DIR) != (y->attr.kind == ATTR_DIR))
+		return x->attr.kind == ATTR_DIR ? -1 : 1;
+	if (x->attr.dir_marker != y->attr.dir_marker)
+		return x->attr.dir_marker ? -1 : 1;
+	return 0;
+}
+
+static bool name_valid(const char *name)
+{
+	return name && name[0] && strcmp(name, ".") != 0 &&
+	       strcmp(name, "..") != 0 && !strchr(name, '/');
+}
+
+/* Sort, drop duplicates and names that cannot be a component; returns the
+ * new count. Frees what it drops. */
+static size_t entries_normalise(struct dir_entry *e, size_t n)
+{
+	size_t i, out = 0;
+
+	for (i = 0; i < n; i++) {
+		if (name_valid(e[i].name))
+			e[out++] = e[i];
+		else
+			free(e[i].name);
+	}
+	n = out;
+	if (n > 1)
+		qsort(e, n, sizeof(*e), entry_cmp);
+	out = 0;
+	for (i = 0; i < n; i++) {
+		if (out > 0 && strcmp(e[out - 1].name, e[i].name) == 0)
+			free(e[i].name);
+		else
+			e[out++] = e[i];
+	}
+	return out;
+}
+
+/* Index of @p name in @p s, or -(insertion point) - 1. */
+static long snapshot_search(const struct dir_snapshot *s, const char *name)
+{
+	size_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = strcmp(s->entries[mid].name, name);
+
+		if (r == 0)
+			return (long)mid;
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -(long)lo - 1;
+}
+
+/*
+ * A copy of @p old edited at @p pos: with @p add NULL the entry at @p pos
+ * is left out; otherwise @p add replaces it (@p replace) or is inserted
+ * before it. Names are duplicated. NULL on -ENOMEM.
+ */
+static struct dir_snapshot *snapshot_edit(const struct dir_snapshot *old,
+					  size_t pos,
+					  const struct dir_entry *add,
+					  bool replace)
+{
+	size_t n = old->n;
+	struct dir_entry *e = NULL;
+	size_t j;
+
+	if (!add)
+		n--;
+	else if (!replace)
+		n++;
+	e = calloc(n ? n : 1, sizeof(*e));
+	if (!e)
+		return NULL;
+	for (j = 0; j < n; j++) {
+		const struct dir_entry *src;
+
+		if (add && j == pos)
+			src = add;
+		else if (add && !replace && j > pos)
+			src = &old->entries[j - 1];
+		else if (!add && j >= pos)
+			src = &old->entries[j + 1];
+		else
+			src = &old->entries[j];
+		e[j].attr = src->attr;
+		e[j].name = strdup(src->name);
+		if (!e[j].name) {
+			dir_entries_free(e, j);
+			return NULL;
+		}
+	}
+	return snapshot_new_take(e, n);
+}
+
+/* ------------------------------------------------------- tombstones */
+
+static void raise_floor(struct dir_cache *c, uint64_t gen)
+{
+	if (gen > c->floor_gen)
+		c->floor_gen = gen;
+}
+
+static void drop_oldest_tomb(struct dir_cache *c)
+{
+	struct hnode *t = c->tombs.oldest;
+
+	raise_floor(c, t->gen);
+	table_unlink(&c->tombs, t);
+	free(t);
+}
+
+/* Expiry is non-decreasing along the age list (monotonic clock). */
+static void purge_tombs(struct dir_cache *c, uint64_t now)
+{
+	while (c->tombs.oldest && c->tombs.oldest->expires_ms <= now)
+		drop_oldest_tomb(c);
+}
+
+/* Block fills of @p dir started up to now, then advance the generation. */
+static void stamp_locked(struct dir_cache *c, const char *dir)
+{
+	uint64_t hash = path_hash(dir);
+	struct hnode *t;
+	uint64_t now;
+
+	if (c->ttl_ms == 0 || c->max_dirs == 0)
+		goto out;
+	now = c->clock();
+	purge_tombs(c, now);
+	t = table_find(&c->tombs, dir, hash);
+	if (t) {
+		table_touch(&c->tombs, t);
+	} else {
+		t = hnode_alloc(sizeof(*t), dir);
+		if (!t) {
+			raise_floor(c, c->gen);
+			goto out;
+		}
+		table_insert(&c->tombs, t);
+	}
+	t->gen = c->gen;
+	t->expires_ms = now + c->tomb_ms;
+	while (c->tombs.count > c->max_tombs)
+		drop_oldest_tomb(c);
+out:
+	c->gen++;
+}
+
+static bool fill_is_stale(const struct dir_cache *c, const char *dir,
+			  uint64_t gen)
+{
+	const struct hnode *t;
+
+	if (gen <= c->floor_gen)
+		return true;
+	t = table_find(&c->tombs, dir, path_hash(dir));
+	return t && gen <= t->gen;
+}
+
+/* ------------------------------------------------------------- API */
+
+struct dir_cache *dir_cache_new(unsigned ttl_ms, size_t max_dirs,
+				cache_clock_fn clock)
+{
+	struct dir_cache *c = NULL;
+	bool locked = false;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		goto fail;
+	if (pthread_mutex_init(&c->lock, NULL) != 0)
+		goto fail;
+	locked = true;
+	if (table_init(&c->slots) < 0 || table_init(&c->tombs) < 0)
+		goto fail;
+	c->clock = clock ? clock : cache_clock_monotonic_ms;
+	c->ttl_ms = ttl_ms;
+	c->tomb_ms = 2ull * ttl_ms;
+	if (c->tomb_ms < DIR_TOMB_MIN_MS)
+		c->tomb_ms = DIR_TOMB_MIN_MS;
+	c->max_dirs = max_dirs;
+	c->max_tombs = max_dirs > DIR_TOMBS_MIN ? max_dirs : DIR_TOMBS_MIN;
+	c->gen = 1;
+	return c;
+
+fail:
+	if (c) {
+		free(c->slots.buckets);
+		free(c->tombs.buckets);
+		if (locked)
+			pthread_mutex_destroy(&c->lock);
+		free(c);
+	}
+	return NULL;
+}
+
+/* Snapshots still held by readers stay valid until they are released;
+ * releasing after dir_cache_free() is a caller bug. */
+void dir_cache_free(struct dir_cache *c)
+{
+	if (!c)
+		return;
+	while (c->slots.oldest)
+		slot_remove(c, (struct dir_slot *)c->slots.oldest);
+	while (c->tombs.oldest)
+		drop_oldest_tomb(c);
+	free(c->slots.buckets);
+	free(c->tombs.buckets);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+uint64_t dir_cache_gen(struct dir_cache *c)
+{
+	uint64_t gen;
+
+	pthread_mutex_lock(&c->lock);
+	gen = c->gen;
+	pthread_mutex_unlock(&c->lock);
+	return gen;
+}
+
+void dir_cache_put_take(struct dir_cache *c, const char *dir,
+			struct dir_entry *entries, size_t n, uint64_t gen)
+{
+	struct dir_snapshot *s = NULL;
+	struct dir_slot *slot;
+	uint64_t hash = path_hash(dir);
+	uint64_t now;
+
+	/* Sorting needs no lock: the entries are ours alone until stored. */
+	n = entries_normalise(entries, n);
+
+	pthread_mutex_lock(&c->lock);
+	if (c->ttl_ms == 0 || c->max_dirs == 0)
+		goto drop;
+	now = c->clock();
+	purge_tombs(c, now);
+	if (fill_is_stale(c, dir, gen))
+		goto drop;
+	slot = (struct dir_slot *)table_find(&c->slots, dir, hash);
+	/* A listing requested later already arrived: keep it. */
+	if (slot && slot->h.gen > gen && now < slot->h.expires_ms)
+		goto drop;
+	s = snapshot_new_take(entries, n);
+	entries = NULL;
+	if (!s)
+		goto out;
+	if (slot) {
+		snapshot_unref_locked(slot->snap);
+		table_touch(&c->slots, &slot->h);
+	} else {
+		slot = (struct dir_slot *)hnode_alloc(sizeof(*slot), dir);
+		if (!slot) {
+			snapshot_unref_locked(s);
+			goto out;
+		}
+		table_insert(&c->slots, &slot->h);
+	}
+	slot->snap = s;
+	slot->h.gen = gen;
+	slot->h.expires_ms = now + c->ttl_ms;
+	while (c->slots.count > c->max_dirs)
+		slot_remove(c, (struct dir_slot *)c->slots.oldest);
+	goto out;
+
+drop:
+	pthread_mutex_unlock(&c->lock);
+	dir_entries_free(entries, n);
+	return;
+out:
+	pthread_mutex_unlock(&c->lock);
+}
+
+struct dir_snapshot *dir_cache_get(struct dir_cache *c, const char *dir)
+{
+	struct dir_snapshot *s = NULL;
+	struct dir_slot *slot;
+
+	pthread_mutex_lock(&c->lock);
+	slot = slot_find_fresh(c, dir);
+	if (slot) {
+		s = slot->snap;
+		s->refs++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return s;
+}
+
+void dir_snapshot_release(struct dir_cache *c, struct dir_snapshot *s)
+{
+	bool last;
+
+	if (!s)
+		return;
+	pthread_mutex_lock(&c->lock);
+	last = --s->refs == 0;
+	pthread_mutex_unlock(&c->lock);
+	/* No one else can reach it any more: free outside the lock. */
+	if (last)
+		snapshot_free(s);
+}
+
+enum dir_lookup dir_cache_lookup(struct dir_cache *c, const char *dir,
+				 const char *name, struct attr_entry *out)
+{
+	enum dir_lookup r = DIR_LOOKUP_UNKNOWN;
+	struct dir_slot *slot;
+	long i;
+
+	pthread_mutex_lock(&c->lock);
+	slot = slot_find_fresh(c, dir);
+	if (!slot)
+		goto out;
+	i = snapshot_search(slot->snap, name);
+	if (i < 0) {
+		r = DIR_LOOKUP_ABSENT;
+		goto out;
+	}
+	*out = slot->snap->entries[i].attr;
+	r = DIR_LOOKUP_FOUND;
+out:
+	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+/* Swap @p s into @p slot, or forget the listing when the copy failed
+ * (a missing listing is only slower; a wrong one would lie). */
+static void slot_publish(struct dir_cache *c, struct dir_slot *slot,
+			 struct dir_snapshot *s)
+{
+	if (!s) {
+		slot_remove(c, slot);
+		return;
+	}
+	snapshot_unref_locked(slot->snap);
+	slot->snap = s;
+}
+
+void dir_cache_note_added(struct dir_cache *c, const char *dir,
+			  const char *name, const struct attr_entry *attr)
+{
+	struct dir_snapshot *s;
+	struct dir_slot *slot;
+	struct dir_entry add;
+	long i;
+
+	pthread_mutex_lock(&c->lock);
+	stamp_locked(c, dir);
+	slot = slot_find_fresh(c, dir);
+	if (!slot)
+		goto out;
+	if (!name_valid(name)) {
+		slot_remove(c, slot);
+		goto out;
+	}
+	add.name = (char *)name; /* copied by snapshot_edit() */
+	add.attr = *attr;
+	i = snapshot_search(slot->snap, name);
+	if (i >= 0)
+		s = snapshot_edit(slot->snap, (size_t)i, &add, true);
+	else
+		s = snapshot_edit(slot->snap, (size_t)(-i - 1), &add, false);
+	slot_publish(c, slot, s);
+out:
+	pthread_mutex_unlock(&c->lock);
+}
+
+void dir_cache_note_removed(struct dir_cache *c, const char *dir,
+			    const char *name)
+{
+	struct dir_slot *slot;
+	long i;
+
+	pthread_mutex_lock(&c->lock);
+	stamp_locked(c, dir);
+	slot = slot_find_fresh(c, dir);
+	if (!slot)
+		goto out;
+	i = snapshot_search(slot->snap, name);
+	if (i >= 0)
+		slot_publish(c, slot,
+			     snapshot_edit(slot->snap, (size_t)i, NULL, false));
+out:
+	pthread_mutex_unlock(&c->lock);
+}
+
+void dir_cache_invalidate(struct dir_cache *c, const char *dir)
+{
+	struct dir_slot *slot;
+
+	pthread_mutex_lock(&c->lock);
+	slot = (struct dir_slot *)table_find(&c->slots, dir, path_hash(dir));
+	if (slot)
+		slot_remove(c, slot);
+	stamp_locked(c, dir);
+	pthread_mutex_unlock(&c->lock);
+}
+
+void dir_cache_invalidate_all(struct dir_cache *c)
+{
+	pthread_mutex_lock(&c->lock);
+	while (c->slots.oldest)
+		slot_remove(c, (struct dir_slot *)c->slots.oldest);
+	/* The floor covers every directory; per-dir stamps are redundant. */
+	raise_floor(c, c->gen);
+	while (c->tombs.oldest)
+		drop_oldest_tomb(c);
+	c->gen++;
+	pthread_mutex_unlock(&c->lock);
+}
