@@ -595,6 +595,9 @@ static int run(struct s3_client *c, struct op *o, struct outcome *out)
 		stat_add(c, &c->stats.retries);
 		backoff(c, attempt);
 	}
+	/* "Try again" is our job and it is done: the caller gets EIO. */
+	if (out->err == -EAGAIN)
+		out->err = -EIO;
 out:
 	buf_free(&path);
 	buf_free(&query);
