@@ -1452,6 +1452,30 @@ out_nolog:
 	return rc;
 }
 
+/*
+ * Learn the ETag of an upload we just completed from a HEAD. Only our
+ * own version's ETag is handed out: if the token shows somebody else's
+ * object already, the ETag stays "" so that a later If-Match fails
+ * rather than silently matching a version we never saw.
+ */
+static void complete_etag_from_head(struct s3_client *c, const char *key,
+				    const char *token,
+				    struct s3_object_info *info)
+{
+	struct s3_object_info head;
+	int h = head_check_token(c, key, token, &head);
+
+	memset(info, 0, sizeof(*info));
+	if (h == 1 || (h == 0 && !token[0] && head.etag[0])) {
+		*info = head;
+		return;
+	}
+	log_notice("s3: COMPLETE '%s': completed, but its ETag is unknown "
+		   "(%s)",
+		   key,
+		   h < 0 ? strerror(-h) : "object replaced right afterwards");
+}
+
 int s3_mpu_complete(struct s3_client *c, const char *key,
 		    const char *upload_id, const struct s3_part *parts,
 		    size_t n, const struct s3_write_cond *cond,
@@ -1519,6 +1543,13 @@ int s3_mpu_complete(struct s3_client *c, const char *key,
 		if (rc == 0 && out_info)
 			snprintf(out_info->etag, sizeof(out_info->etag), "%s",
 				 new_etag);
+		if (rc == -ENODATA) {
+			/* Completed, but RGW 16.2 sends <ETag></ETag>. */
+			rc = 0;
+			if (out_info)
+				complete_etag_from_head(c, key, token,
+							out_info);
+		}
 		registry_get(c, upload_id, token, true);
 	}
 done:
