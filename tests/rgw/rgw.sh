@@ -198,7 +198,6 @@ paxos min wait = 0.01
 mon data = $STATE/mon.\$id
 mon data avail crit = 1
 mon data avail warn = 2
-mon osd down out interval = 0
 
 [osd]
 osd data = $STATE/osd.\$id
@@ -217,6 +216,8 @@ rgw enable usage log = false
 rgw enable ops log = false
 rgw dns name = localhost
 rgw gc processor period = 60
+# The lifecycle thread sleeps 5 s at a time and delays shutdown by as much.
+rgw enable lc threads = false
 debug rgw = $debug_rgw
 EOF
 }
@@ -294,9 +295,10 @@ do_start() {
 		>"$STATE/log/osd-mkfs.out" 2>&1 ||
 		fail_start "ceph-osd --mkfs failed" osd-mkfs.out
 	spawn osd.0 ceph-osd -c "$CONF" -i 0
-	spawn rgw radosgw -c "$CONF" -n client.rgw
 
 	# The user goes straight into RADOS; it needs the OSD up, not RGW.
+	# Made before radosgw starts: with an RGW already watching, the
+	# metadata cache notify of 'user create' can stall for 5 s.
 	for _ in $(seq 1 60); do
 		radosgw-admin -c "$CONF" -n client.admin user create \
 			--uid=etagfs-test --display-name="etagfs tests" \
@@ -308,6 +310,7 @@ do_start() {
 				user-create.out osd.0.out osd.0.log
 		sleep 0.5
 	done
+	spawn rgw radosgw -c "$CONF" -n client.rgw
 
 	while :; do
 		for d in mon.a osd.0 rgw; do
@@ -344,13 +347,14 @@ ours() {
 		{ [ -d "$STATE/log" ] && [ -d "$STATE/run" ]; }
 }
 
-# do_kill: TERM every daemon with a pid file, KILL what is left after 10 s.
-do_kill() {
-	local d pid pids=""
-	for d in rgw osd.0 mon.a; do
-		pid=$(pid_of $d) || continue
+# stop_daemons NAME...: TERM those daemons that are still the ones we
+# started, wait up to 5 s for them all, then KILL what is left (the state is
+# thrown away anyway; the grace only lets the logs flush).
+stop_daemons() {
+	local d pid pids="" alive
+	for d in "$@"; do
+		pid=$(pid_of "$d") || continue
 		pid_alive "$pid" || continue
-		# Only kill what is still the daemon we started.
 		case "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" in
 		*"$STATE/ceph.conf"*) ;;
 		*) continue ;;
@@ -358,8 +362,8 @@ do_kill() {
 		kill -TERM "$pid" 2>/dev/null
 		pids="$pids $pid"
 	done
-	for _ in $(seq 1 100); do
-		local alive=""
+	for _ in $(seq 1 50); do
+		alive=""
 		for pid in $pids; do
 			pid_alive "$pid" && alive="$alive $pid"
 		done
@@ -372,6 +376,13 @@ do_kill() {
 	done
 	sleep 0.2
 	return 0
+}
+
+# do_kill: the mon last: an OSD told to stop reports to the mon and waits
+# up to 5 s for an answer when the mon is already gone.
+do_kill() {
+	stop_daemons rgw osd.0
+	stop_daemons mon.a
 }
 
 do_stop_quiet() {
