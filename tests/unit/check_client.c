@@ -3,7 +3,11 @@
  * responses plus a log of the requests the client sent, and for the probe
  * a small simulated server with the quirks of RGW or of AWS.
  */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "check_main.h"
@@ -1394,6 +1399,283 @@ START_TEST(test_probe_unreachable)
 }
 END_TEST
 
+/* ------------------------------------------- libcurl transport, loopback */
+
+/*
+ * A one-thread HTTP/1.1 server on 127.0.0.1 answering each request with
+ * the next canned raw response, keeping connections open so that reuse
+ * can be counted. "STALL" answers nothing for a while.
+ */
+
+#define SRV_MAX 8
+
+struct srv {
+	int listen_fd;
+	int port;
+	const char *replies[SRV_MAX];
+	size_t n_replies;
+	char *requests[SRV_MAX]; /* head + body as received */
+	size_t n_requests;
+	int accepts;
+	pthread_t thread;
+};
+
+static bool srv_read_request(int fd, struct buf *req)
+{
+	char ch;
+	long clen = 0;
+	const char *len_hdr;
+
+	while (req->len < 4 || memcmp(req->data + req->len - 4, "\r\n\r\n", 4))
+		if (read(fd, &ch, 1) != 1 || buf_add(req, &ch, 1) < 0)
+			return false;
+	len_hdr = strcasestr(req->data, "\r\ncontent-length:");
+	if (len_hdr)
+		clen = strtol(len_hdr + 17, NULL, 10);
+	for (long i = 0; i < clen; i++)
+		if (read(fd, &ch, 1) != 1 || buf_add(req, &ch, 1) < 0)
+			return false;
+	return true;
+}
+
+static void *srv_main(void *arg)
+{
+	struct srv *sv = arg;
+	size_t next = 0;
+
+	while (next < sv->n_replies) {
+		struct pollfd pfd = { .fd = sv->listen_fd, .events = POLLIN };
+		int fd;
+
+		if (poll(&pfd, 1, 5000) != 1)
+			break;
+		fd = accept(sv->listen_fd, NULL, NULL);
+		if (fd < 0)
+			break;
+		sv->accepts++;
+		while (next < sv->n_replies) {
+			struct buf req;
+			const char *r = sv->replies[next];
+
+			buf_init(&req, 1 << 20);
+			if (!srv_read_request(fd, &req)) {
+				buf_free(&req);
+				break;
+			}
+			sv->requests[sv->n_requests++] = buf_take(&req);
+			next++;
+			if (strcmp(r, "STALL") == 0) {
+				usleep(1500 * 1000);
+				break;
+			}
+			if (write(fd, r, strlen(r)) != (ssize_t)strlen(r))
+				break;
+		}
+		close(fd);
+	}
+	return NULL;
+}
+
+static struct srv *srv_start(const char *const *replies, size_t n)
+{
+	struct srv *sv = calloc(1, sizeof(*sv));
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t alen = sizeof(a);
+
+	ck_assert_ptr_nonnull(sv);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sv->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(sv->listen_fd, 0);
+	ck_assert_int_eq(bind(sv->listen_fd, (struct sockaddr *)&a, alen), 0);
+	ck_assert_int_eq(listen(sv->listen_fd, 4), 0);
+	ck_assert_int_eq(getsockname(sv->listen_fd, (struct sockaddr *)&a,
+				     &alen),
+			 0);
+	sv->port = ntohs(a.sin_port);
+	for (size_t i = 0; i < n && i < SRV_MAX; i++)
+		sv->replies[sv->n_replies++] = replies[i];
+	ck_assert_int_eq(pthread_create(&sv->thread, NULL, srv_main, sv), 0);
+	return sv;
+}
+
+static void srv_join(struct srv *sv)
+{
+	pthread_join(sv->thread, NULL);
+}
+
+static void srv_free(struct srv *sv)
+{
+	close(sv->listen_fd);
+	for (size_t i = 0; i < sv->n_requests; i++)
+		free(sv->requests[i]);
+	free(sv);
+}
+
+static struct s3_http *curl_transport(int request_timeout_ms)
+{
+	struct s3_http_config cfg = {
+		.connect_timeout_ms = 1000,
+		.stall_timeout_ms = 1000,
+		.request_timeout_ms = request_timeout_ms,
+		.max_connections = 2,
+	};
+	struct s3_http *h = NULL;
+
+	ck_assert_int_eq(s3_http_curl_new(&cfg, &h), 0);
+	return h;
+}
+
+static int curl_do(struct s3_http *h, struct s3_http_request *req,
+		   struct s3_http_response *resp)
+{
+	s3_http_response_init(resp);
+	return h->ops->perform(h->impl, req, resp);
+}
+
+START_TEST(test_curl_exchange)
+{
+	static const char *const replies[] = {
+		"HTTP/1.1 200 OK\r\nETag: \"e1\"\r\nx-amz-request-id: r1\r\n"
+		"X-Amz-Meta-Mode: 33188\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n<R/>\n",
+		"HTTP/1.1 404 Not Found\r\nContent-Length: 37\r\n\r\n"
+		"<Error><Code>NoSuchKey</Code></Error>",
+		"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789",
+	};
+	struct srv *sv = srv_start(replies, 5);
+	struct s3_http *h = curl_transport(2000);
+	const struct s3_header hdrs[] = { { "x-amz-meta-a", "b" },
+					  { "x-amz-empty", "" } };
+	struct s3_http_request req = { .headers = hdrs, .n_headers = 2,
+				       .body_fd = -1, .resp_fd = -1 };
+	struct s3_http_response resp;
+	char url[128];
+	char dst[4];
+	struct buf text;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/bkt/k", sv->port);
+	req.url = url;
+
+	/* PUT streamed from a file range. */
+	req.method = "PUT";
+	req.body_fd = body_fd;
+	req.body_off = 6;
+	req.body_len = 5;
+	ck_assert_int_eq(curl_do(h, &req, &resp), 0);
+	ck_assert_int_eq(resp.status, 200);
+	ck_assert_str_eq(resp.etag, "\"e1\"");
+	ck_assert_str_eq(resp.request_id, "r1");
+	ck_assert_uint_eq(resp.n_meta, 1);
+	ck_assert_str_eq(resp.meta[0].name, "mode");
+	s3_http_response_free(&resp);
+
+	/* PUT without a body. */
+	req.body_fd = -1;
+	ck_assert_int_eq(curl_do(h, &req, &resp), 0);
+	s3_http_response_free(&resp);
+
+	/* POST from memory into a text sink. */
+	buf_init(&text, 1024);
+	req.method = "POST";
+	req.body_mem = "<x/>";
+	req.body_mem_len = 4;
+	req.resp_text = &text;
+	ck_assert_int_eq(curl_do(h, &req, &resp), 0);
+	ck_assert_str_eq(buf_str(&text), "<R/>\n");
+	ck_assert_uint_eq(resp.body_received, 5);
+	s3_http_response_free(&resp);
+
+	/* An error body goes to err_body, never to the sink. */
+	buf_reset(&text);
+	req.method = "GET";
+	req.body_mem = NULL;
+	req.body_mem_len = 0;
+	ck_assert_int_eq(curl_do(h, &req, &resp), 0);
+	ck_assert_int_eq(resp.status, 404);
+	ck_assert_str_eq(buf_str(&resp.err_body),
+			 "<Error><Code>NoSuchKey</Code></Error>");
+	ck_assert_uint_eq(text.len, 0);
+	s3_http_response_free(&resp);
+	buf_free(&text);
+
+	/* More than the caller's buffer holds is a protocol error. */
+	req.resp_text = NULL;
+	req.resp_dst = dst;
+	req.resp_dst_len = sizeof(dst);
+	ck_assert_int_eq(curl_do(h, &req, &resp), -EPROTO);
+	ck_assert_int_eq(resp.transport_errno, -EPROTO);
+	s3_http_response_free(&resp);
+
+	s3_http_free(h);
+	srv_join(sv);
+
+	ck_assert_uint_eq(sv->n_requests, 5);
+	ck_assert_int_eq(sv->accepts, 1); /* one connection, reused */
+	ck_assert_msg(strncmp(sv->requests[0], "PUT /bkt/k HTTP/1.1\r\n", 21) ==
+			      0,
+		      "%s", sv->requests[0]);
+	ck_assert_ptr_nonnull(strstr(sv->requests[0], "\r\nx-amz-meta-a: b\r\n"));
+	ck_assert_ptr_nonnull(strstr(sv->requests[0], "\r\nx-amz-empty:\r\n"));
+	ck_assert_ptr_nonnull(strstr(sv->requests[0], "\r\nContent-Length: 5\r\n"));
+	ck_assert_ptr_null(strcasestr(sv->requests[0], "expect:"));
+	ck_assert_ptr_nonnull(strstr(sv->requests[0], "\r\n\r\nworld"));
+	ck_assert_ptr_nonnull(strstr(sv->requests[1], "\r\nContent-Length: 0\r\n"));
+	ck_assert_msg(strncmp(sv->requests[2], "POST /bkt/k HTTP/1.1\r\n", 22) ==
+			      0,
+		      "%s", sv->requests[2]);
+	ck_assert_ptr_nonnull(strstr(sv->requests[2], "\r\n\r\n<x/>"));
+	ck_assert_msg(strncmp(sv->requests[3], "GET /bkt/k HTTP/1.1\r\n", 21) ==
+			      0,
+		      "%s", sv->requests[3]);
+	srv_free(sv);
+}
+END_TEST
+
+START_TEST(test_curl_failures)
+{
+	static const char *const replies[] = { "STALL", "STALL" };
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t alen = sizeof(a);
+	struct s3_http *h = curl_transport(300);
+	struct s3_http_request req = { .method = "GET", .body_fd = -1,
+				       .resp_fd = -1 };
+	struct s3_http_response resp;
+	struct srv *sv;
+	char url[128];
+	char dst[16];
+	int fd;
+
+	/* A port nobody listens on. */
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, alen), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	close(fd);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/b", ntohs(a.sin_port));
+	req.url = url;
+	ck_assert_int_eq(curl_do(h, &req, &resp), -ECONNREFUSED);
+	ck_assert_int_eq(resp.status, 0);
+	ck_assert_str_ne(resp.transport_error, "");
+	s3_http_response_free(&resp);
+
+	/* A silent server: the whole-request timeout of a bodiless GET. */
+	sv = srv_start(replies, 2);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/b", sv->port);
+	ck_assert_int_eq(curl_do(h, &req, &resp), -ETIMEDOUT);
+	s3_http_response_free(&resp);
+	/* The stall timeout of a data transfer. */
+	req.resp_dst = dst;
+	req.resp_dst_len = sizeof(dst);
+	ck_assert_int_eq(curl_do(h, &req, &resp), -ETIMEDOUT);
+	s3_http_response_free(&resp);
+	s3_http_free(h);
+	srv_join(sv);
+	ck_assert_uint_eq(sv->n_requests, 2);
+	srv_free(sv);
+}
+END_TEST
+
 Suite *client_suite(void);
 
 Suite *client_suite(void)
@@ -1442,6 +1724,13 @@ Suite *client_suite(void)
 	tcase_add_loop_test(tc, test_probe, 0,
 			    sizeof(probe_cases) / sizeof(probe_cases[0]));
 	tcase_add_test(tc, test_probe_unreachable);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("curl");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_curl_exchange);
+	tcase_add_test(tc, test_curl_failures);
 	suite_add_tcase(s, tc);
 	return s;
 }
