@@ -154,6 +154,37 @@ static int staging_fill(struct fs_ctx *ctx, struct fs_handle *h)
 	return rc;
 }
 
+/* Snapshot and content of an existing object in one GET. */
+static int open_download(struct fs_ctx *ctx, struct fs_handle *h)
+{
+	struct s3_object_info info;
+	uint64_t gen = attr_cache_gen(ctx->attrs);
+	struct attr_entry e;
+	int rc;
+
+	rc = staging_create(ctx, h);
+	if (rc != 0)
+		return rc;
+	memset(&info, 0, sizeof(info));
+	rc = s3_get_object_to_fd(ctx->s3, h->key, NULL, h->staging_fd, &info,
+				 NULL);
+	if (rc == -ENOENT) {
+		/* Not an object: a directory, or nothing at all. */
+		rc = fs_lookup_fresh(ctx, h->rel, &e);
+		return rc == 0 ? (e.kind == ATTR_DIR ? -EISDIR : -ESTALE) : rc;
+	}
+	if (rc != 0)
+		return rc;
+	snprintf(h->etag, sizeof(h->etag), "%s", info.etag);
+	h->size = info.size;
+	h->last_modified = info.last_modified;
+	h->meta = info.meta;
+	h->meta.token[0] = '\0';
+	fs_lookup_entry_from_info(&e, &info);
+	attr_cache_put(ctx->attrs, h->rel, &e, gen);
+	return 0;
+}
+
 static void default_meta(struct fs_ctx *ctx, struct s3_meta *m, mode_t mode)
 {
 	struct fuse_context *fc = fuse_get_context();
@@ -198,7 +229,15 @@ int fs_handle_open(struct fs_ctx *ctx, const char *rel, int flags,
 		}
 		goto out;
 	}
-	/* A writable open confirms the ETag with the server; a read-only
+	if (h->writable && !(flags & O_TRUNC)) {
+		/* A writable open takes its snapshot from the server, content
+		 * included: one GET gives ETag, metadata and bytes, so a later
+		 * write never depends on a version that may be gone by then,
+		 * and a conflict surfaces at close/fsync as EBUSY. */
+		rc = open_download(ctx, h);
+		goto out;
+	}
+	/* A truncating open confirms the ETag with the server; a read-only
 	 * one may start from the cache (a stale ETag is refreshed on the
 	 * first read's 412, before any byte reached the caller). */
 	rc = h->writable ? fs_lookup_fresh(ctx, rel, &e)
@@ -214,7 +253,7 @@ int fs_handle_open(struct fs_ctx *ctx, const char *rel, int flags,
 	h->last_modified = e.last_modified;
 	h->meta = e.meta;
 	h->meta.token[0] = '\0';
-	if (h->writable && (flags & O_TRUNC)) {
+	if (h->writable) {
 		rc = staging_create(ctx, h);
 		if (rc != 0)
 			goto out;
