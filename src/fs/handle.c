@@ -518,6 +518,8 @@ static int commit_locked(struct fs_ctx *ctx, struct fs_handle *h)
 
 	if (h->conflicted)
 		return -EBUSY;
+	if (h->unlinked)
+		h->dirty = false;
 	if (!h->dirty)
 		return 0;
 	if (ctx->read_only)
@@ -707,4 +709,51 @@ int fs_handle_set_if_match(struct fs_ctx *ctx, const char *rel, pid_t pid,
 		}
 	pthread_mutex_unlock(&ctx->handles_lock);
 	return rc;
+}
+
+/*
+ * Lock order for the two functions below: ctx->handles_lock, then a
+ * handle's lock. Nothing takes them the other way round (commits hold a
+ * handle lock but never the list lock).
+ */
+void fs_handle_path_unlinked(struct fs_ctx *ctx, const char *rel)
+{
+	pthread_mutex_lock(&ctx->handles_lock);
+	for (struct fs_handle *h = ctx->handles; h != NULL; h = h->next) {
+		if (strcmp(h->rel, rel) != 0)
+			continue;
+		pthread_mutex_lock(&h->lock);
+		h->unlinked = true;
+		pthread_mutex_unlock(&h->lock);
+	}
+	pthread_mutex_unlock(&ctx->handles_lock);
+}
+
+void fs_handle_path_renamed(struct fs_ctx *ctx, const char *from,
+			    const char *to, const char *old_etag,
+			    const char *new_etag)
+{
+	pthread_mutex_lock(&ctx->handles_lock);
+	for (struct fs_handle *h = ctx->handles; h != NULL; h = h->next) {
+		char *rel, *key;
+
+		if (strcmp(h->rel, from) != 0)
+			continue;
+		pthread_mutex_lock(&h->lock);
+		rel = strdup(to);
+		key = fs_path_key(ctx->opts.prefix, to, false);
+		if (rel != NULL && key != NULL && !h->is_new &&
+		    s3_etag_equal(h->etag, old_etag)) {
+			free(h->rel);
+			free(h->key);
+			h->rel = rel;
+			h->key = key;
+			snprintf(h->etag, sizeof(h->etag), "%s", new_etag);
+			rel = key = NULL;
+		}
+		free(rel);
+		free(key);
+		pthread_mutex_unlock(&h->lock);
+	}
+	pthread_mutex_unlock(&ctx->handles_lock);
 }

@@ -48,6 +48,7 @@ struct fs_handle {
 	struct s3_meta meta; /**< metadata written with the next commit */
 	bool mtime_explicit; /**< utimens set meta.mtime: keep it */
 	pid_t owner_tgid;    /**< process that opened it (xattr calls) */
+	bool unlinked;	     /**< the mount removed the name: never commit */
 };
 
 /** The thread-group id of thread @p tid (FUSE reports thread ids). */
@@ -93,6 +94,18 @@ void fs_handle_release(struct fs_ctx *ctx, struct fs_handle *h);
 /** A handle of this mount that is creating @p rel (not yet committed):
  * fills @p st and returns true. */
 bool fs_handle_find_new(struct fs_ctx *ctx, const char *rel, struct stat *st);
+
+/** This mount unlinked @p rel: its open handles are detached and their
+ * data discarded at close, as POSIX does for an unlinked file (without
+ * this a commit would recreate the name). */
+void fs_handle_path_unlinked(struct fs_ctx *ctx, const char *rel);
+
+/** This mount renamed the object @p from to @p to, which now has ETag
+ * @p new_etag: open handles of @p from follow the object to its new key
+ * (only those whose snapshot was the renamed version). */
+void fs_handle_path_renamed(struct fs_ctx *ctx, const char *from,
+			    const char *to, const char *old_etag,
+			    const char *new_etag);
 
 /** Snapshot ETag of a handle on @p rel opened by process @p pid, for the
  * user.etag xattr; false when none. */

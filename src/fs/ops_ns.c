@@ -73,6 +73,15 @@ int fs_ops_unlink(const char *path)
 	int rc;
 
 	rc = fs_lookup_fresh(ctx, rel, &e);
+	if (rc == -ENOENT) {
+		struct stat st;
+
+		/* A file this mount is still creating: forget it. */
+		if (!fs_handle_find_new(ctx, rel, &st))
+			return rc;
+		fs_handle_path_unlinked(ctx, rel);
+		return 0;
+	}
 	if (rc != 0)
 		return rc;
 	if (e.kind == ATTR_DIR)
@@ -81,6 +90,8 @@ int fs_ops_unlink(const char *path)
 	if (key == NULL)
 		return -ENOMEM;
 	rc = delete_checked(ctx, key, e.etag);
+	if (rc == 0 || rc == -ENOENT)
+		fs_handle_path_unlinked(ctx, rel);
 	if (rc == -EBUSY)
 		log_warn("unlink of '%s' refused: it changed since ETag %s",
 			 key, e.etag);
@@ -172,6 +183,7 @@ int fs_ops_rmdir(const char *path)
 static int rename_object(struct fs_ctx *ctx, const char *src_key,
 			 const char *dst_key, const char *etag)
 {
+	size_t plen = strlen(ctx->opts.prefix);
 	struct s3_copy_opts o = {.src_if_match = etag};
 	struct s3_object_info info;
 	int rc;
@@ -182,6 +194,9 @@ static int rename_object(struct fs_ctx *ctx, const char *src_key,
 		rc = -EBUSY;
 	if (rc != 0)
 		return rc;
+	/* Handles open on the source follow it (keys below the prefix). */
+	fs_handle_path_renamed(ctx, src_key + plen, dst_key + plen, etag,
+			       info.etag);
 	rc = delete_checked(ctx, src_key, etag);
 	if (rc == -EBUSY)
 		log_warn("rename: '%s' changed after it was copied to '%s'; "
