@@ -43,23 +43,62 @@ static int copy_range(int from, int to, uint64_t len)
 	return 0;
 }
 
-int fs_conflict_save(struct fs_ctx *ctx, const char *key, int fd,
-		     uint64_t len, char *path_out, size_t path_len)
+/* "<key>.conflict-<UTC time>-<random>" */
+static int conflict_name(const char *key, char *out, size_t len)
 {
-	char stamp[32], tmp[4200], dir[4200];
+	char stamp[32];
 	unsigned short rnd = 0;
 	struct tm tm;
 	time_t now = time(NULL);
-	char *slash;
-	int out = -1, rc;
 
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
 		rnd = (unsigned short)getpid();
-	if (snprintf(path_out, path_len, "%s/%s/%s.conflict-%s-%04x",
-		     ctx->conflict_dir, ctx->opts.bucket, key, stamp,
-		     rnd) >= (int)path_len)
+	if (snprintf(out, len, "%s.conflict-%s-%04x", key, stamp, rnd) >=
+	    (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* A sibling object, created with If-None-Match: * so it never replaces
+ * anything. */
+static int save_in_bucket(struct fs_ctx *ctx, const char *key, int fd,
+			  uint64_t len, char *path_out, size_t path_len)
+{
+	struct s3_write_cond cond = {.if_none_match = true};
+	struct s3_object_info info;
+	int rc = conflict_name(key, path_out, path_len);
+
+	if (rc != 0)
+		return rc;
+	memset(&info, 0, sizeof(info));
+	rc = s3_put_object(ctx->s3, path_out, fd, 0, len, &cond, NULL, &info,
+			   NULL);
+	if (rc != 0)
+		log_error("could not keep a conflict copy of '%s' as object "
+			  "'%s': %s", key, path_out, strerror(-rc));
+	return rc;
+}
+
+int fs_conflict_save(struct fs_ctx *ctx, const char *key, int fd,
+		     uint64_t len, char *path_out, size_t path_len)
+{
+	char name[4200], tmp[4400], dir[4400];
+	char *slash;
+	int out = -1, rc;
+
+	if (ctx->opts.conflict_in_bucket) {
+		rc = save_in_bucket(ctx, key, fd, len, path_out, path_len);
+		if (rc == 0)
+			return 0;
+		/* Never lose the bytes: fall back to the local directory. */
+	}
+	rc = conflict_name(key, name, sizeof(name));
+	if (rc != 0)
+		return rc;
+	if (snprintf(path_out, path_len, "%s/%s/%s", ctx->conflict_dir,
+		     ctx->opts.bucket, name) >= (int)path_len)
 		return -ENAMETOOLONG;
 	snprintf(dir, sizeof(dir), "%s", path_out);
 	slash = strrchr(dir, '/');

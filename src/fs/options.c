@@ -54,6 +54,9 @@ static const struct fuse_opt fs_option_spec[] = {
 	OPT("unsigned_payload", unsigned_payload),
 	OPT("nonatomic_multipart", nonatomic_multipart),
 	OPT("allow_unconditional", allow_unconditional),
+	OPT("conflict_copy=bucket", conflict_in_bucket),
+	{"conflict_copy=local", offsetof(struct raw_opts, opts.conflict_in_bucket),
+	 0},
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
@@ -359,6 +362,7 @@ void fs_options_print_help(const char *progname)
 	       "    -o max_connections=N     pooled HTTP connections (32)\n"
 	       "    -o staging_dir=PATH      where written data is staged\n"
 	       "    -o conflict_dir=PATH     where rejected writes are kept\n"
+	       "    -o conflict_copy=bucket  keep them as sibling objects instead\n"
 	       "    -o multipart_threshold=SIZE  multipart above this (64M)\n"
 	       "    -o part_size=SIZE        multipart part size (16M)\n"
 	       "    -o single_put_limit=SIZE largest single PUT (5G)\n"

@@ -16,6 +16,7 @@
 
 #include "s3/client.h"
 
+/* Flags set by fuse_opt_parse() are int: it stores an int for them. */
 struct fs_options {
 	char *bucket;	/**< bucket name */
 	char *prefix;	/**< "" or a key prefix ending in '/' */
@@ -27,7 +28,7 @@ struct fs_options {
 	char *staging_dir;  /**< NULL: default under the user's state dir */
 	char *conflict_dir; /**< NULL: default under the user's state dir */
 	enum s3_addressing addressing;
-	bool unsigned_payload;
+	int unsigned_payload;
 	unsigned attr_ttl_ms;
 	unsigned dir_ttl_ms;
 	int timeout_s;
@@ -37,8 +38,9 @@ struct fs_options {
 	uint64_t multipart_threshold; /**< commit with multipart above this */
 	uint64_t part_size;
 	uint64_t single_put_limit;    /**< largest single PUT (5 GiB) */
-	bool nonatomic_multipart; /**< allow HEAD-checked big commits */
-	bool allow_unconditional; /**< mount rw on a server ignoring If-Match */
+	int nonatomic_multipart; /**< allow HEAD-checked big commits */
+	int allow_unconditional; /**< mount rw on a server ignoring If-Match */
+	int conflict_in_bucket;  /**< keep conflict copies as sibling objects */
 	bool no_probe;		  /**< trust caps given by options (tests) */
 	int uid, gid;		  /**< owner of files without metadata, -1 */
 	unsigned umask;		  /**< applied to default modes */

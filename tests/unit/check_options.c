@@ -156,6 +156,36 @@ START_TEST(test_help_and_ro)
 }
 END_TEST
 
+START_TEST(test_flags)
+{
+	const char *argv[] = {"etagfs", "b", "/m", "-o",
+			      "nonatomic_multipart,conflict_copy=bucket,"
+			      "unsigned_payload,uid=7",
+			      NULL};
+	const char *argv_local[] = {"etagfs", "b", "/m", "-o",
+				    "conflict_copy=bucket,conflict_copy=local",
+				    NULL};
+	struct fuse_args args;
+	struct fs_options o;
+	char err[512];
+
+	ck_assert_int_eq(parse(5, argv, &o, &args, err), 0);
+	ck_assert_int_eq(o.nonatomic_multipart, 1);
+	ck_assert_int_eq(o.conflict_in_bucket, 1);
+	ck_assert_int_eq(o.unsigned_payload, 1);
+	/* Neighbouring fields are untouched by the flag stores. */
+	ck_assert_int_eq(o.allow_unconditional, 0);
+	ck_assert_int_eq(o.uid, 7);
+	ck_assert_int_eq(o.gid, -1);
+	fs_options_free(&o);
+	fuse_opt_free_args(&args);
+	ck_assert_int_eq(parse(5, argv_local, &o, &args, err), 0);
+	ck_assert_int_eq(o.conflict_in_bucket, 0);
+	fs_options_free(&o);
+	fuse_opt_free_args(&args);
+}
+END_TEST
+
 static Suite *options_suite(void)
 {
 	Suite *s = suite_create("options");
@@ -169,6 +199,7 @@ static Suite *options_suite(void)
 	tcase_add_loop_test(tc, test_bad_lines, 0,
 			    sizeof(bad_lines) / sizeof(bad_lines[0]));
 	tcase_add_test(tc, test_help_and_ro);
+	tcase_add_test(tc, test_flags);
 	suite_add_tcase(s, tc);
 	return s;
 }
