@@ -8,18 +8,20 @@
  * lock, so there is no lock order to respect. All functions may run in
  * parallel from any thread; they serialise on the mutex.
  *
- * Layout: entries live in a hash table (FNV-1a over the path, chained,
- * power-of-two buckets that double as it fills) and on an age list in
- * insertion order (a put moves an entry to the young end). Eviction at
- * max_entries takes the oldest entry; with one TTL for all entries the
- * oldest is also the one that expires first, so eviction by age never
- * throws away a fresher entry than it keeps.
+ * Layout: entries live in a cache_table (table.h: a hash table plus an
+ * age list in insertion order; a put moves an entry to the young end).
+ * Eviction at max_entries takes the oldest entry; with one TTL for all
+ * entries the oldest is also the one that expires first, so eviction by
+ * age never throws away a fresher entry than it keeps.
  *
  * Stale fills: generations count invalidations. attr_cache_gen() returns
  * the current generation g; an invalidation stamps its tombstone with the
  * current generation and then increments it. A fill with generation g is
  * dropped when a tombstone covering its path carries a generation >= g,
- * i.e. the invalidation happened after the fill was started.
+ * i.e. the invalidation happened after the fill was started. Per-path
+ * tombstones and the floor are the shared cache_table_guard (table.h);
+ * tree tombstones (a renamed or removed directory covers everything
+ * below it) are a short list here.
  *
  * Tombstones are bounded in number and lifetime. When one disappears
  * (expired after max(2 * ttl, 5 s), or evicted because there are too
@@ -35,6 +37,7 @@
 #include <time.h>
 
 #include "cache/attr_cache.h"
+#include "cache/table.h"
 
 /* Shortest tombstone lifetime: covers a slow request at small TTLs. */
 #define ATTR_TOMB_MIN_MS 5000u
@@ -44,26 +47,9 @@
 #define ATTR_TREE_TOMBS_MAX 32u
 #define ATTR_BUCKETS_MIN 64u
 
-/* Common head of entries and tombstones: hash chain plus age list. */
-struct hnode {
-	struct hnode *hnext;
-	struct hnode *older, *newer;
-	uint64_t hash;
-	uint64_t expires_ms; /* entry: end of TTL; tombstone: end of life */
-	uint64_t gen;	     /* entry: fill generation; tombstone: stamp */
-	const char *path;    /* stored right after the containing struct */
-};
-
 struct attr_node {
-	struct hnode h;
+	struct cache_table_node h;
 	struct attr_entry e;
-};
-
-struct table {
-	struct hnode **buckets;
-	size_t n_buckets; /* power of two */
-	size_t count;
-	struct hnode *oldest, *newest;
 };
 
 struct tree_tomb {
@@ -77,13 +63,9 @@ struct attr_cache {
 	pthread_mutex_t lock;
 	cache_clock_fn clock;
 	unsigned ttl_ms;
-	uint64_t tomb_ms;
 	size_t max_entries;
-	size_t max_tombs;
-	uint64_t gen;	    /* current generation, starts at 1 */
-	uint64_t floor_gen; /* fills with gen <= this are dropped */
-	struct table entries;
-	struct table tombs; /* bare struct hnode, oldest first */
+	struct cache_table entries;
+	struct cache_table_guard guard; /* generations, per-path tombstones */
 	struct tree_tomb trees[ATTR_TREE_TOMBS_MAX]; /* oldest first */
 	size_t n_trees;
 };
@@ -96,18 +78,6 @@ uint64_t cache_clock_monotonic_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static uint64_t path_hash(const char *path)
-{
-	uint64_t h = 14695981039346656037ull;
-	const unsigned char *p;
-
-	for (p = (const unsigned char *)path; *p; p++) {
-		h ^= *p;
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
 /* "a" covers "a" and "a/x" but not "ab"; "" covers everything. */
 static bool path_under(const char *path, const char *prefix, size_t len)
 {
@@ -117,186 +87,29 @@ static bool path_under(const char *path, const char *prefix, size_t len)
 	       (path[len] == '\0' || path[len] == '/');
 }
 
-/* ------------------------------------------------------------ table */
-
-static int table_init(struct table *t)
-{
-	memset(t, 0, sizeof(*t));
-	t->buckets = calloc(ATTR_BUCKETS_MIN, sizeof(*t->buckets));
-	if (!t->buckets)
-		return -ENOMEM;
-	t->n_buckets = ATTR_BUCKETS_MIN;
-	return 0;
-}
-
-/* A node with its path stored behind it; the caller links it. */
-static struct hnode *hnode_alloc(size_t size, const char *path)
-{
-	size_t len = strlen(path);
-	struct hnode *n;
-	char *copy;
-
-	n = calloc(1, size + len + 1);
-	if (!n)
-		return NULL;
-	copy = (char *)n + size;
-	memcpy(copy, path, len + 1);
-	n->path = copy;
-	n->hash = path_hash(path);
-	return n;
-}
-
-static struct hnode *table_find(const struct table *t, const char *path,
-				uint64_t hash)
-{
-	struct hnode *n;
-
-	for (n = t->buckets[hash & (t->n_buckets - 1)]; n; n = n->hnext)
-		if (n->hash == hash && strcmp(n->path, path) == 0)
-			return n;
-	return NULL;
-}
-
-/* Double the buckets; on allocation failure keep the longer chains. */
-static void table_grow(struct table *t)
-{
-	size_t n_new = t->n_buckets * 2;
-	struct hnode **b;
-	size_t i;
-
-	b = calloc(n_new, sizeof(*b));
-	if (!b)
-		return;
-	for (i = 0; i < t->n_buckets; i++) {
-		struct hnode *n = t->buckets[i], *next;
-
-		for (; n; n = next) {
-			next = n->hnext;
-			n->hnext = b[n->hash & (n_new - 1)];
-			b[n->hash & (n_new - 1)] = n;
-		}
-	}
-	free(t->buckets);
-	t->buckets = b;
-	t->n_buckets = n_new;
-}
-
-static void age_append(struct table *t, struct hnode *n)
-{
-	n->newer = NULL;
-	n->older = t->newest;
-	if (t->newest)
-		t->newest->newer = n;
-	else
-		t->oldest = n;
-	t->newest = n;
-}
-
-static void age_unlink(struct table *t, struct hnode *n)
-{
-	if (n->older)
-		n->older->newer = n->newer;
-	else
-		t->oldest = n->newer;
-	if (n->newer)
-		n->newer->older = n->older;
-	else
-		t->newest = n->older;
-	n->older = n->newer = NULL;
-}
-
-static void table_insert(struct table *t, struct hnode *n)
-{
-	struct hnode **head;
-
-	if (t->count >= t->n_buckets)
-		table_grow(t);
-	head = &t->buckets[n->hash & (t->n_buckets - 1)];
-	n->hnext = *head;
-	*head = n;
-	age_append(t, n);
-	t->count++;
-}
-
-static void table_touch(struct table *t, struct hnode *n)
-{
-	age_unlink(t, n);
-	age_append(t, n);
-}
-
 /* Unlink and free @p n. */
-static void table_remove(struct table *t, struct hnode *n)
+static void entry_remove(struct attr_cache *c, struct cache_table_node *n)
 {
-	struct hnode **pp = &t->buckets[n->hash & (t->n_buckets - 1)];
-
-	while (*pp != n)
-		pp = &(*pp)->hnext;
-	*pp = n->hnext;
-	age_unlink(t, n);
-	t->count--;
+	cache_table_unlink(&c->entries, n);
 	free(n);
-}
-
-static void table_destroy(struct table *t)
-{
-	while (t->oldest)
-		table_remove(t, t->oldest);
-	free(t->buckets);
-	t->buckets = NULL;
 }
 
 /* ------------------------------------------------------- tombstones */
 
-static void raise_floor(struct attr_cache *c, uint64_t gen)
-{
-	if (gen > c->floor_gen)
-		c->floor_gen = gen;
-}
-
 static void tree_tomb_drop_oldest(struct attr_cache *c)
 {
-	raise_floor(c, c->trees[0].gen);
+	cache_table_guard_raise_floor(&c->guard, c->trees[0].gen);
 	free(c->trees[0].prefix);
 	c->n_trees--;
 	memmove(&c->trees[0], &c->trees[1], c->n_trees * sizeof(c->trees[0]));
 }
 
-/* Tombstones are appended with a non-decreasing expiry (the clock is
- * monotonic), so the expired ones are always at the old end. */
+/* Like the per-path tombstones, tree tombstones expire oldest first. */
 static void purge_tombs(struct attr_cache *c, uint64_t now)
 {
-	while (c->tombs.oldest && c->tombs.oldest->expires_ms <= now) {
-		raise_floor(c, c->tombs.oldest->gen);
-		table_remove(&c->tombs, c->tombs.oldest);
-	}
+	cache_table_guard_purge(&c->guard, now);
 	while (c->n_trees && c->trees[0].expires_ms <= now)
 		tree_tomb_drop_oldest(c);
-}
-
-/* Block fills of @p path with a generation <= c->gen. */
-static void add_tomb(struct attr_cache *c, const char *path, uint64_t now)
-{
-	uint64_t hash = path_hash(path);
-	struct hnode *t;
-
-	t = table_find(&c->tombs, path, hash);
-	if (t) {
-		table_touch(&c->tombs, t);
-	} else {
-		t = hnode_alloc(sizeof(*t), path);
-		if (!t) {
-			/* Cannot remember the path: block every older fill. */
-			raise_floor(c, c->gen);
-			return;
-		}
-		table_insert(&c->tombs, t);
-	}
-	t->gen = c->gen;
-	t->expires_ms = now + c->tomb_ms;
-	while (c->tombs.count > c->max_tombs) {
-		raise_floor(c, c->tombs.oldest->gen);
-		table_remove(&c->tombs, c->tombs.oldest);
-	}
 }
 
 static void add_tree_tomb(struct attr_cache *c, const char *prefix,
@@ -320,7 +133,7 @@ static void add_tree_tomb(struct attr_cache *c, const char *prefix,
 	} else {
 		tt.prefix = malloc(len + 1);
 		if (!tt.prefix) {
-			raise_floor(c, c->gen);
+			cache_table_guard_raise_floor(&c->guard, c->guard.gen);
 			return;
 		}
 		memcpy(tt.prefix, prefix, len + 1);
@@ -328,21 +141,17 @@ static void add_tree_tomb(struct attr_cache *c, const char *prefix,
 		if (c->n_trees == ATTR_TREE_TOMBS_MAX)
 			tree_tomb_drop_oldest(c);
 	}
-	tt.gen = c->gen;
-	tt.expires_ms = now + c->tomb_ms;
+	tt.gen = c->guard.gen;
+	tt.expires_ms = now + c->guard.tomb_ms;
 	c->trees[c->n_trees++] = tt;
 }
 
 static bool fill_is_stale(const struct attr_cache *c, const char *path,
 			  uint64_t hash, uint64_t gen)
 {
-	const struct hnode *t;
 	size_t i;
 
-	if (gen <= c->floor_gen)
-		return true;
-	t = table_find(&c->tombs, path, hash);
-	if (t && gen <= t->gen)
+	if (cache_table_guard_blocks(&c->guard, path, hash, gen))
 		return true;
 	for (i = 0; i < c->n_trees; i++) {
 		if (gen <= c->trees[i].gen &&
@@ -366,24 +175,20 @@ struct attr_cache *attr_cache_new(unsigned ttl_ms, size_t max_entries,
 	if (pthread_mutex_init(&c->lock, NULL) != 0)
 		goto fail;
 	locked = true;
-	if (table_init(&c->entries) < 0 || table_init(&c->tombs) < 0)
+	if (cache_table_init(&c->entries, ATTR_BUCKETS_MIN) < 0 ||
+	    cache_table_guard_init(&c->guard, ttl_ms, ATTR_TOMB_MIN_MS,
+				   max_entries, ATTR_TOMBS_MIN,
+				   ATTR_BUCKETS_MIN) < 0)
 		goto fail;
 	c->clock = clock ? clock : cache_clock_monotonic_ms;
 	c->ttl_ms = ttl_ms;
-	c->tomb_ms = 2ull * ttl_ms;
-	if (c->tomb_ms < ATTR_TOMB_MIN_MS)
-		c->tomb_ms = ATTR_TOMB_MIN_MS;
 	c->max_entries = max_entries;
-	c->max_tombs = max_entries > ATTR_TOMBS_MIN ? max_entries :
-						      ATTR_TOMBS_MIN;
-	c->gen = 1;
-	c->floor_gen = 0;
 	return c;
 
 fail:
 	if (c) {
-		free(c->entries.buckets);
-		free(c->tombs.buckets);
+		cache_table_fini(&c->entries);
+		cache_table_guard_fini(&c->guard);
 		if (locked)
 			pthread_mutex_destroy(&c->lock);
 		free(c);
@@ -397,8 +202,10 @@ void attr_cache_free(struct attr_cache *c)
 
 	if (!c)
 		return;
-	table_destroy(&c->entries);
-	table_destroy(&c->tombs);
+	while (c->entries.oldest)
+		entry_remove(c, c->entries.oldest);
+	cache_table_fini(&c->entries);
+	cache_table_guard_fini(&c->guard);
 	for (i = 0; i < c->n_trees; i++)
 		free(c->trees[i].prefix);
 	pthread_mutex_destroy(&c->lock);
@@ -410,7 +217,7 @@ uint64_t attr_cache_gen(struct attr_cache *c)
 	uint64_t gen;
 
 	pthread_mutex_lock(&c->lock);
-	gen = c->gen;
+	gen = c->guard.gen;
 	pthread_mutex_unlock(&c->lock);
 	return gen;
 }
@@ -422,11 +229,12 @@ bool attr_cache_get(struct attr_cache *c, const char *path,
 	bool found = false;
 
 	pthread_mutex_lock(&c->lock);
-	n = (struct attr_node *)table_find(&c->entries, path, path_hash(path));
+	n = (struct attr_node *)cache_table_find(&c->entries, path,
+						 cache_table_hash(path));
 	if (!n)
 		goto out;
 	if (c->clock() >= n->h.expires_ms) {
-		table_remove(&c->entries, &n->h);
+		entry_remove(c, &n->h);
 		goto out;
 	}
 	*out = n->e;
@@ -439,7 +247,7 @@ out:
 void attr_cache_put(struct attr_cache *c, const char *path,
 		    const struct attr_entry *e, uint64_t gen)
 {
-	uint64_t hash = path_hash(path);
+	uint64_t hash = cache_table_hash(path);
 	struct attr_node *n;
 	uint64_t now;
 
@@ -452,67 +260,68 @@ void attr_cache_put(struct attr_cache *c, const char *path,
 		goto out;
 	/* Expired entries sit at the old end: drop them while here. */
 	while (c->entries.oldest && c->entries.oldest->expires_ms <= now)
-		table_remove(&c->entries, c->entries.oldest);
+		entry_remove(c, c->entries.oldest);
 
-	n = (struct attr_node *)table_find(&c->entries, path, hash);
+	n = (struct attr_node *)cache_table_find(&c->entries, path, hash);
 	if (n) {
 		/* An answer to a request started later already arrived. */
 		if (n->h.gen > gen)
 			goto out;
-		table_touch(&c->entries, &n->h);
+		cache_table_touch(&c->entries, &n->h);
 	} else {
-		n = (struct attr_node *)hnode_alloc(sizeof(*n), path);
+		n = (struct attr_node *)cache_table_node_new(sizeof(*n), path);
 		if (!n)
 			goto out;
-		table_insert(&c->entries, &n->h);
+		cache_table_insert(&c->entries, &n->h);
 	}
 	n->e = *e;
 	n->h.gen = gen;
 	n->h.expires_ms = now + c->ttl_ms;
 	while (c->entries.count > c->max_entries)
-		table_remove(&c->entries, c->entries.oldest);
+		entry_remove(c, c->entries.oldest);
 out:
 	pthread_mutex_unlock(&c->lock);
 }
 
 void attr_cache_invalidate(struct attr_cache *c, const char *path)
 {
-	struct hnode *n;
+	struct cache_table_node *n;
 	uint64_t now;
 
 	pthread_mutex_lock(&c->lock);
-	n = table_find(&c->entries, path, path_hash(path));
+	n = cache_table_find(&c->entries, path, cache_table_hash(path));
 	if (n)
-		table_remove(&c->entries, n);
+		entry_remove(c, n);
 	if (c->ttl_ms && c->max_entries) {
 		now = c->clock();
 		purge_tombs(c, now);
-		add_tomb(c, path, now);
+		cache_table_guard_stamp(&c->guard, path, now);
 	}
-	c->gen++;
+	c->guard.gen++;
 	pthread_mutex_unlock(&c->lock);
 }
 
 void attr_cache_invalidate_tree(struct attr_cache *c, const char *path)
 {
 	size_t len = strlen(path);
-	struct hnode *n, *newer;
+	struct cache_table_node *n, *newer;
 	uint64_t now;
 
 	pthread_mutex_lock(&c->lock);
 	for (n = c->entries.oldest; n; n = newer) {
 		newer = n->newer;
 		if (path_under(n->path, path, len))
-			table_remove(&c->entries, n);
+			entry_remove(c, n);
 	}
 	if (c->ttl_ms && c->max_entries) {
 		now = c->clock();
 		purge_tombs(c, now);
-		if (len == 0)
-			raise_floor(c, c->gen); /* the whole tree */
+		if (len == 0) /* the whole tree */
+			cache_table_guard_raise_floor(&c->guard,
+						      c->guard.gen);
 		else
 			add_tree_tomb(c, path, now);
 	}
-	c->gen++;
+	c->guard.gen++;
 	pthread_mutex_unlock(&c->lock);
 }

@@ -16,12 +16,13 @@
  * reference. Copying is O(entries) per change, which is small next to
  * the network round trip of the create/unlink that caused it.
  *
- * Stale fills use generations as attr_cache.c does: invalidation and
- * note_added/note_removed stamp a tombstone for the directory with the
- * current generation and increment it; dir_cache_put_take() drops a
- * listing whose generation is <= a covering stamp. note_* count because
- * a listing requested before a local create may lack the new name, and
- * storing it would make lookups answer "absent" for a file that exists.
+ * Stale fills use generations as attr_cache.c does, through the shared
+ * cache_table_guard (table.h): invalidation and note_added/note_removed
+ * stamp a tombstone for the directory with the current generation and
+ * increment it; dir_cache_put_take() drops a listing whose generation is
+ * <= a covering stamp. note_* count because a listing requested before
+ * a local create may lack the new name, and storing it would make
+ * lookups answer "absent" for a file that exists.
  * Tombstones are bounded in number and age; one that disappears raises
  * floor_gen, below which every fill is dropped.
  */
@@ -31,174 +32,25 @@
 #include <string.h>
 
 #include "cache/dir_cache.h"
+#include "cache/table.h"
 
 #define DIR_TOMB_MIN_MS 5000u
 #define DIR_TOMBS_MIN 256u
 #define DIR_BUCKETS_MIN 16u
 
-/* Common head of slots and tombstones: hash chain plus age list. */
-struct hnode {
-	struct hnode *hnext;
-	struct hnode *older, *newer;
-	uint64_t hash;
-	uint64_t expires_ms; /* slot: end of TTL; tombstone: end of life */
-	uint64_t gen;	     /* slot: fill generation; tombstone: stamp */
-	const char *path;    /* stored right after the containing struct */
-};
-
 struct dir_slot {
-	struct hnode h;
+	struct cache_table_node h;
 	struct dir_snapshot *snap; /* holds one reference */
-};
-
-struct table {
-	struct hnode **buckets;
-	size_t n_buckets; /* power of two */
-	size_t count;
-	struct hnode *oldest, *newest;
 };
 
 struct dir_cache {
 	pthread_mutex_t lock;
 	cache_clock_fn clock;
 	unsigned ttl_ms;
-	uint64_t tomb_ms;
 	size_t max_dirs;
-	size_t max_tombs;
-	uint64_t gen;	    /* current generation, starts at 1 */
-	uint64_t floor_gen; /* fills with gen <= this are dropped */
-	struct table slots;
-	struct table tombs; /* bare struct hnode, oldest first */
+	struct cache_table slots;
+	struct cache_table_guard guard; /* generations, tombstones */
 };
-
-static uint64_t path_hash(const char *path)
-{
-	uint64_t h = 14695981039346656037ull;
-	const unsigned char *p;
-
-	for (p = (const unsigned char *)path; *p; p++) {
-		h ^= *p;
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
-/* ------------------------------------------------------------ table */
-
-static int table_init(struct table *t)
-{
-	memset(t, 0, sizeof(*t));
-	t->buckets = calloc(DIR_BUCKETS_MIN, sizeof(*t->buckets));
-	if (!t->buckets)
-		return -ENOMEM;
-	t->n_buckets = DIR_BUCKETS_MIN;
-	return 0;
-}
-
-static struct hnode *hnode_alloc(size_t size, const char *path)
-{
-	size_t len = strlen(path);
-	struct hnode *n;
-	char *copy;
-
-	n = calloc(1, size + len + 1);
-	if (!n)
-		return NULL;
-	copy = (char *)n + size;
-	memcpy(copy, path, len + 1);
-	n->path = copy;
-	n->hash = path_hash(path);
-	return n;
-}
-
-static struct hnode *table_find(const struct table *t, const char *path,
-				uint64_t hash)
-{
-	struct hnode *n;
-
-	for (n = t->buckets[hash & (t->n_buckets - 1)]; n; n = n->hnext)
-		if (n->hash == hash && strcmp(n->path, path) == 0)
-			return n;
-	return NULL;
-}
-
-static void table_grow(struct table *t)
-{
-	size_t n_new = t->n_buckets * 2;
-	struct hnode **b;
-	size_t i;
-
-	b = calloc(n_new, sizeof(*b));
-	if (!b)
-		return; /* keep the longer chains */
-	for (i = 0; i < t->n_buckets; i++) {
-		struct hnode *n = t->buckets[i], *next;
-
-		for (; n; n = next) {
-			next = n->hnext;
-			n->hnext = b[n->hash & (n_new - 1)];
-			b[n->hash & (n_new - 1)] = n;
-		}
-	}
-	free(t->buckets);
-	t->buckets = b;
-	t->n_buckets = n_new;
-}
-
-static void age_append(struct table *t, struct hnode *n)
-{
-	n->newer = NULL;
-	n->older = t->newest;
-	if (t->newest)
-		t->newest->newer = n;
-	else
-		t->oldest = n;
-	t->newest = n;
-}
-
-static void age_unlink(struct table *t, struct hnode *n)
-{
-	if (n->older)
-		n->older->newer = n->newer;
-	else
-		t->oldest = n->newer;
-	if (n->newer)
-		n->newer->older = n->older;
-	else
-		t->newest = n->older;
-	n->older = n->newer = NULL;
-}
-
-static void table_insert(struct table *t, struct hnode *n)
-{
-	struct hnode **head;
-
-	if (t->count >= t->n_buckets)
-		table_grow(t);
-	head = &t->buckets[n->hash & (t->n_buckets - 1)];
-	n->hnext = *head;
-	*head = n;
-	age_append(t, n);
-	t->count++;
-}
-
-static void table_touch(struct table *t, struct hnode *n)
-{
-	age_unlink(t, n);
-	age_append(t, n);
-}
-
-/* Unlink @p n; the caller frees it. */
-static void table_unlink(struct table *t, struct hnode *n)
-{
-	struct hnode **pp = &t->buckets[n->hash & (t->n_buckets - 1)];
-
-	while (*pp != n)
-		pp = &(*pp)->hnext;
-	*pp = n->hnext;
-	age_unlink(t, n);
-	t->count--;
-}
 
 /* ------------------------------------------------------- snapshots */
 
@@ -243,7 +95,7 @@ static struct dir_snapshot *snapshot_new_take(struct dir_entry *entries,
 
 static void slot_remove(struct dir_cache *c, struct dir_slot *slot)
 {
-	table_unlink(&c->slots, &slot->h);
+	cache_table_unlink(&c->slots, &slot->h);
 	snapshot_unref_locked(slot->snap);
 	free(slot);
 }
@@ -252,7 +104,8 @@ static struct dir_slot *slot_find_fresh(struct dir_cache *c, const char *dir)
 {
 	struct dir_slot *slot;
 
-	slot = (struct dir_slot *)table_find(&c->slots, dir, path_hash(dir));
+	slot = (struct dir_slot *)cache_table_find(&c->slots, dir,
+						   cache_table_hash(dir));
 	if (slot && c->clock() >= slot->h.expires_ms) {
 		slot_remove(c, slot);
 		slot = NULL;
@@ -370,67 +223,17 @@ static struct dir_snapshot *snapshot_edit(const struct dir_snapshot *old,
 
 /* ------------------------------------------------------- tombstones */
 
-static void raise_floor(struct dir_cache *c, uint64_t gen)
-{
-	if (gen > c->floor_gen)
-		c->floor_gen = gen;
-}
-
-static void drop_oldest_tomb(struct dir_cache *c)
-{
-	struct hnode *t = c->tombs.oldest;
-
-	raise_floor(c, t->gen);
-	table_unlink(&c->tombs, t);
-	free(t);
-}
-
-/* Expiry is non-decreasing along the age list (monotonic clock). */
-static void purge_tombs(struct dir_cache *c, uint64_t now)
-{
-	while (c->tombs.oldest && c->tombs.oldest->expires_ms <= now)
-		drop_oldest_tomb(c);
-}
-
 /* Block fills of @p dir started up to now, then advance the generation. */
 static void stamp_locked(struct dir_cache *c, const char *dir)
 {
-	uint64_t hash = path_hash(dir);
-	struct hnode *t;
 	uint64_t now;
 
-	if (c->ttl_ms == 0 || c->max_dirs == 0)
-		goto out;
-	now = c->clock();
-	purge_tombs(c, now);
-	t = table_find(&c->tombs, dir, hash);
-	if (t) {
-		table_touch(&c->tombs, t);
-	} else {
-		t = hnode_alloc(sizeof(*t), dir);
-		if (!t) {
-			raise_floor(c, c->gen);
-			goto out;
-		}
-		table_insert(&c->tombs, t);
+	if (c->ttl_ms && c->max_dirs) {
+		now = c->clock();
+		cache_table_guard_purge(&c->guard, now);
+		cache_table_guard_stamp(&c->guard, dir, now);
 	}
-	t->gen = c->gen;
-	t->expires_ms = now + c->tomb_ms;
-	while (c->tombs.count > c->max_tombs)
-		drop_oldest_tomb(c);
-out:
-	c->gen++;
-}
-
-static bool fill_is_stale(const struct dir_cache *c, const char *dir,
-			  uint64_t gen)
-{
-	const struct hnode *t;
-
-	if (gen <= c->floor_gen)
-		return true;
-	t = table_find(&c->tombs, dir, path_hash(dir));
-	return t && gen <= t->gen;
+	c->guard.gen++;
 }
 
 /* ------------------------------------------------------------- API */
@@ -447,22 +250,20 @@ struct dir_cache *dir_cache_new(unsigned ttl_ms, size_t max_dirs,
 	if (pthread_mutex_init(&c->lock, NULL) != 0)
 		goto fail;
 	locked = true;
-	if (table_init(&c->slots) < 0 || table_init(&c->tombs) < 0)
+	if (cache_table_init(&c->slots, DIR_BUCKETS_MIN) < 0 ||
+	    cache_table_guard_init(&c->guard, ttl_ms, DIR_TOMB_MIN_MS,
+				   max_dirs, DIR_TOMBS_MIN,
+				   DIR_BUCKETS_MIN) < 0)
 		goto fail;
 	c->clock = clock ? clock : cache_clock_monotonic_ms;
 	c->ttl_ms = ttl_ms;
-	c->tomb_ms = 2ull * ttl_ms;
-	if (c->tomb_ms < DIR_TOMB_MIN_MS)
-		c->tomb_ms = DIR_TOMB_MIN_MS;
 	c->max_dirs = max_dirs;
-	c->max_tombs = max_dirs > DIR_TOMBS_MIN ? max_dirs : DIR_TOMBS_MIN;
-	c->gen = 1;
 	return c;
 
 fail:
 	if (c) {
-		free(c->slots.buckets);
-		free(c->tombs.buckets);
+		cache_table_fini(&c->slots);
+		cache_table_guard_fini(&c->guard);
 		if (locked)
 			pthread_mutex_destroy(&c->lock);
 		free(c);
@@ -478,10 +279,8 @@ void dir_cache_free(struct dir_cache *c)
 		return;
 	while (c->slots.oldest)
 		slot_remove(c, (struct dir_slot *)c->slots.oldest);
-	while (c->tombs.oldest)
-		drop_oldest_tomb(c);
-	free(c->slots.buckets);
-	free(c->tombs.buckets);
+	cache_table_fini(&c->slots);
+	cache_table_guard_fini(&c->guard);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
@@ -491,7 +290,7 @@ uint64_t dir_cache_gen(struct dir_cache *c)
 	uint64_t gen;
 
 	pthread_mutex_lock(&c->lock);
-	gen = c->gen;
+	gen = c->guard.gen;
 	pthread_mutex_unlock(&c->lock);
 	return gen;
 }
@@ -501,7 +300,7 @@ void dir_cache_put_take(struct dir_cache *c, const char *dir,
 {
 	struct dir_snapshot *s = NULL;
 	struct dir_slot *slot;
-	uint64_t hash = path_hash(dir);
+	uint64_t hash = cache_table_hash(dir);
 	uint64_t now;
 
 	/* Sorting needs no lock: the entries are ours alone until stored. */
@@ -511,10 +310,10 @@ void dir_cache_put_take(struct dir_cache *c, const char *dir,
 	if (c->ttl_ms == 0 || c->max_dirs == 0)
 		goto drop;
 	now = c->clock();
-	purge_tombs(c, now);
-	if (fill_is_stale(c, dir, gen))
+	cache_table_guard_purge(&c->guard, now);
+	if (cache_table_guard_blocks(&c->guard, dir, hash, gen))
 		goto drop;
-	slot = (struct dir_slot *)table_find(&c->slots, dir, hash);
+	slot = (struct dir_slot *)cache_table_find(&c->slots, dir, hash);
 	/* A listing requested later already arrived: keep it. */
 	if (slot && slot->h.gen > gen && now < slot->h.expires_ms)
 		goto drop;
@@ -524,14 +323,15 @@ void dir_cache_put_take(struct dir_cache *c, const char *dir,
 		goto out;
 	if (slot) {
 		snapshot_unref_locked(slot->snap);
-		table_touch(&c->slots, &slot->h);
+		cache_table_touch(&c->slots, &slot->h);
 	} else {
-		slot = (struct dir_slot *)hnode_alloc(sizeof(*slot), dir);
+		slot = (struct dir_slot *)cache_table_node_new(sizeof(*slot),
+							       dir);
 		if (!slot) {
 			snapshot_unref_locked(s);
 			goto out;
 		}
-		table_insert(&c->slots, &slot->h);
+		cache_table_insert(&c->slots, &slot->h);
 	}
 	slot->snap = s;
 	slot->h.gen = gen;
@@ -666,7 +466,8 @@ void dir_cache_invalidate(struct dir_cache *c, const char *dir)
 	struct dir_slot *slot;
 
 	pthread_mutex_lock(&c->lock);
-	slot = (struct dir_slot *)table_find(&c->slots, dir, path_hash(dir));
+	slot = (struct dir_slot *)cache_table_find(&c->slots, dir,
+						   cache_table_hash(dir));
 	if (slot)
 		slot_remove(c, slot);
 	stamp_locked(c, dir);
@@ -679,9 +480,8 @@ void dir_cache_invalidate_all(struct dir_cache *c)
 	while (c->slots.oldest)
 		slot_remove(c, (struct dir_slot *)c->slots.oldest);
 	/* The floor covers every directory; per-dir stamps are redundant. */
-	raise_floor(c, c->gen);
-	while (c->tombs.oldest)
-		drop_oldest_tomb(c);
-	c->gen++;
+	cache_table_guard_raise_floor(&c->guard, c->guard.gen);
+	cache_table_guard_clear(&c->guard);
+	c->guard.gen++;
 	pthread_mutex_unlock(&c->lock);
 }
