@@ -1,5 +1,8 @@
 /*
- * The S3 protocol client: URLs, signing, retries, conditional writes.
+ * The S3 protocol client: set-up, URLs, signing, the retry engine, and
+ * the object operations (HEAD, GET, LIST, PUT, DELETE). Copy and
+ * multipart are in client_mpu.c; what both files share is in
+ * client_int.h.
  *
  * Locking: the client is shared by all threads. Everything set up by
  * s3_client_new() is read-only afterwards; the mutable parts (server caps,
@@ -25,6 +28,7 @@
 #include <time.h>
 
 #include "s3/client.h"
+#include "s3/client_int.h"
 #include "s3/errmap.h"
 #include "s3/sigv4.h"
 #include "util/buf.h"
@@ -35,82 +39,10 @@
 #define EMPTY_SHA256                                                           \
 	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define BACKOFF_CAP_MS 5000
-#define TEXT_MAX (16u * 1024 * 1024) /* one ListObjectsV2 page, generously */
-#define MAX_HEADERS 32
-#define MAX_QUERY 8
-#define TOKEN_REGISTRY_MAX 1024
 
-/* The token each multipart upload was created with, so that an ambiguous
- * Complete can be resolved later. */
-struct upload_token {
-	char *upload_id;
-	char token[S3_TOKEN_LEN + 1];
-};
-
-struct s3_client {
-	char *scheme;	 /* "http" or "https" */
-	char *authority; /* host[:port] of the endpoint */
-	char *endpoint;	 /* scheme://authority, for messages */
-	char *region;
-	char *bucket;
-	bool vhost;
-	bool https;
-	bool unsigned_payload;
-	int max_retries;
-	int retry_base_ms;
-	struct s3_creds creds;
-	struct s3_http *http;
-
-	pthread_mutex_t lock; /* guards everything below */
-	struct s3_caps caps;
-	bool quoting_logged;
-	struct s3_stats stats;
-	uint64_t rng;
-	struct upload_token *uploads;
-	size_t n_uploads;
-};
-
-struct qparam {
-	const char *name;
-	const char *value; /* "" for a bare flag such as "uploads" */
-};
-
-/* One operation as the retry loop sees it. */
-struct op {
-	const char *name; /* for logs: "PUT", "COPY", "COMPLETE" ... */
-	const char *method;
-	enum s3_op_kind kind;
-	const char *key; /* NULL for the bucket itself */
-	struct qparam q[MAX_QUERY];
-	size_t nq;
-	struct s3_header hdr[MAX_HEADERS]; /* besides host/date/auth */
-	size_t nh;
-	const void *body_mem;
-	size_t body_mem_len;
-	int body_fd;
-	off_t body_off;
-	uint64_t body_len;
-	bool no_body;
-	struct buf *resp_text;
-	char *resp_dst;
-	size_t resp_dst_len;
-	int resp_fd;
-	uint64_t *counter;	/* stats field bumped per exchange */
-	bool error_in_200;	/* a 200 may carry an <Error> document */
-	bool track_ambiguity;	/* conditional write: remember ambiguity */
-};
-
-/* The result of the retry loop. */
-struct outcome {
-	struct s3_http_response resp;
-	int status; /* HTTP status, 500 for a 200 carrying <Error> */
-	char code[64];
-	int err;
-	bool ambiguous_before; /* an earlier attempt may have landed */
-};
-
-static void op_init(struct op *o, const char *name, const char *method,
-		    enum s3_op_kind kind, const char *key)
+void s3_client_int_op_init(struct s3_client_op *o, const char *name,
+			   const char *method, enum s3_op_kind kind,
+			   const char *key)
 {
 	memset(o, 0, sizeof(*o));
 	o->name = name;
@@ -121,19 +53,21 @@ static void op_init(struct op *o, const char *name, const char *method,
 	o->resp_fd = -1;
 }
 
-static void op_header(struct op *o, const char *name, const char *value)
+void s3_client_int_op_header(struct s3_client_op *o, const char *name,
+			     const char *value)
 {
 	/* Callers add a fixed, small set: overflowing is a bug here. */
-	if (o->nh < MAX_HEADERS)
+	if (o->nh < S3_CLIENT_MAX_HEADERS)
 		o->hdr[o->nh++] = (struct s3_header){ name, value };
 	else
 		log_error("s3: too many headers for %s", o->name);
 }
 
-static void op_query(struct op *o, const char *name, const char *value)
+void s3_client_int_op_query(struct s3_client_op *o, const char *name,
+			    const char *value)
 {
-	if (o->nq < MAX_QUERY)
-		o->q[o->nq++] = (struct qparam){ name, value };
+	if (o->nq < S3_CLIENT_MAX_QUERY)
+		o->q[o->nq++] = (struct s3_client_qparam){ name, value };
 	else
 		log_error("s3: too many query parameters for %s", o->name);
 }
@@ -164,7 +98,7 @@ bool s3_etag_equal(const char *a, const char *b)
 }
 
 /* The ETag @p in, without W/ and quotes, re-quoted when @p quoted. */
-static void etag_wire(const char *in, bool quoted, char *out, size_t len)
+void s3_client_int_etag_wire(const char *in, bool quoted, char *out, size_t len)
 {
 	size_t n;
 
@@ -181,39 +115,6 @@ static void etag_wire(const char *in, bool quoted, char *out, size_t len)
 		snprintf(out, len, "%.*s", (int)n, in);
 }
 
-static const char *const months[12] = { "Jan", "Feb", "Mar", "Apr",
-					"May", "Jun", "Jul", "Aug",
-					"Sep", "Oct", "Nov", "Dec" };
-
-/* RFC 7231 IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), by hand so
- * that the process locale does not matter. 0 when unparsable. */
-static time_t parse_http_date(const char *s)
-{
-	struct tm tm;
-	char mon[4] = "";
-	int day, year, hh, mm, ss;
-	const char *comma = strchr(s, ',');
-
-	if (!comma)
-		return 0;
-	memset(&tm, 0, sizeof(tm));
-	if (sscanf(comma + 1, " %2d %3s %4d %2d:%2d:%2d", &day, mon, &year,
-		   &hh, &mm, &ss) != 6)
-		return 0;
-	tm.tm_mon = -1;
-	for (int i = 0; i < 12; i++)
-		if (strcmp(mon, months[i]) == 0)
-			tm.tm_mon = i;
-	if (tm.tm_mon < 0)
-		return 0;
-	tm.tm_mday = day;
-	tm.tm_year = year - 1900;
-	tm.tm_hour = hh;
-	tm.tm_min = mm;
-	tm.tm_sec = ss;
-	return timegm(&tm);
-}
-
 static void info_from_resp(struct s3_object_info *info,
 			   const struct s3_http_response *r)
 {
@@ -221,7 +122,7 @@ static void info_from_resp(struct s3_object_info *info,
 	if (r->content_length > 0)
 		info->size = (uint64_t)r->content_length;
 	snprintf(info->etag, sizeof(info->etag), "%s", r->etag);
-	info->last_modified = parse_http_date(r->last_modified);
+	info->last_modified = s3_http_parse_date(r->last_modified);
 	s3_meta_from_kv(&info->meta, r->meta, r->n_meta);
 }
 
@@ -302,10 +203,10 @@ static bool host_is_aws(const char *authority)
 }
 
 /* Path, canonical query and Host of @p o, all as they go on the wire. */
-static int build_target(const struct s3_client *c, const struct op *o,
+static int build_target(const struct s3_client *c, const struct s3_client_op *o,
 			struct buf *path, struct buf *query, struct buf *host)
 {
-	struct qparam q[MAX_QUERY];
+	struct s3_client_qparam q[S3_CLIENT_MAX_QUERY];
 	int rc = 0;
 
 	if (c->vhost)
@@ -332,7 +233,7 @@ static int build_target(const struct s3_client *c, const struct op *o,
 	for (size_t i = 1; i < o->nq; i++)
 		for (size_t j = i; j > 0 && strcmp(q[j - 1].name, q[j].name) > 0;
 		     j--) {
-			struct qparam t = q[j];
+			struct s3_client_qparam t = q[j];
 
 			q[j] = q[j - 1];
 			q[j - 1] = t;
@@ -390,13 +291,13 @@ static bool attempt_ambiguous(int status, const char *code, int terr)
 }
 
 /* Sign and send one attempt. */
-static int send_once(struct s3_client *c, const struct op *o,
+static int send_once(struct s3_client *c, const struct s3_client_op *o,
 		     const char *url, const char *path, const char *query,
 		     const char *host, const char *payload_hash,
 		     struct s3_http_response *resp)
 {
-	struct s3_header signed_h[MAX_HEADERS + 4];
-	struct s3_header all[MAX_HEADERS + 5];
+	struct s3_header signed_h[S3_CLIENT_MAX_HEADERS + 4];
+	struct s3_header all[S3_CLIENT_MAX_HEADERS + 5];
 	struct s3_sigv4_result sig = { 0 };
 	struct s3_sigv4_request sreq;
 	struct s3_sigv4_keys keys;
@@ -469,7 +370,7 @@ static int send_once(struct s3_client *c, const struct op *o,
 	return rc;
 }
 
-static int payload_hash_of(struct s3_client *c, const struct op *o,
+static int payload_hash_of(struct s3_client *c, const struct s3_client_op *o,
 			   char out[HASH_SHA256_HEX_LEN + 1])
 {
 	if (o->body_fd >= 0 && o->body_len > 0) {
@@ -490,7 +391,8 @@ static int payload_hash_of(struct s3_client *c, const struct op *o,
 }
 
 /* Classify the response in @p out->resp into status/code/err. */
-static void classify(const struct op *o, struct outcome *out)
+static void classify(const struct s3_client_op *o,
+		     struct s3_client_outcome *out)
 {
 	struct s3_http_response *r = &out->resp;
 	struct s3_error_info ei;
@@ -533,7 +435,8 @@ static void classify(const struct op *o, struct outcome *out)
  * Run @p o with retries. @p out->resp holds the last response; the
  * caller frees it with s3_http_response_free(). Returns out->err.
  */
-static int run(struct s3_client *c, struct op *o, struct outcome *out)
+int s3_client_int_run(struct s3_client *c, struct s3_client_op *o,
+		      struct s3_client_outcome *out)
 {
 	char payload_hash[HASH_SHA256_HEX_LEN + 1];
 	struct buf path, query, host, url;
@@ -606,7 +509,8 @@ out:
 	return out->err;
 }
 
-static void fill_status(struct s3_status *st, const struct outcome *out)
+static void fill_status(struct s3_status *st,
+			const struct s3_client_outcome *out)
 {
 	if (!st)
 		return;
@@ -617,8 +521,8 @@ static void fill_status(struct s3_status *st, const struct outcome *out)
 }
 
 /* One line per failed operation; routine misses stay at debug level. */
-static void log_failure(const struct op *o, const struct outcome *out,
-			int rc)
+static void log_failure(const struct s3_client_op *o,
+			const struct s3_client_outcome *out, int rc)
 {
 	int level = LOG_WARNING;
 	const char *key = o->key ? o->key : "";
@@ -640,8 +544,9 @@ static void log_failure(const struct op *o, const struct outcome *out,
 		       out->resp.request_id[0] ? out->resp.request_id : "-");
 }
 
-static void finish(const struct op *o, struct outcome *out, int rc,
-		   struct s3_status *st)
+void s3_client_int_finish(const struct s3_client_op *o,
+			  struct s3_client_outcome *out, int rc,
+			  struct s3_status *st)
 {
 	fill_status(st, out);
 	log_failure(o, out, rc);
@@ -790,9 +695,7 @@ void s3_client_free(struct s3_client *c)
 	if (!c)
 		return;
 	s3_http_free(c->http);
-	for (size_t i = 0; i < c->n_uploads; i++)
-		free(c->uploads[i].upload_id);
-	free(c->uploads);
+	s3_client_int_uploads_free(c);
 	free(c->scheme);
 	free(c->authority);
 	free(c->endpoint);
@@ -839,18 +742,18 @@ const char *s3_client_bucket(const struct s3_client *c)
 
 int s3_check_bucket(struct s3_client *c, char *err, size_t err_len)
 {
-	struct outcome out;
+	struct s3_client_outcome out;
 	struct buf text;
-	struct op o;
+	struct s3_client_op o;
 	int rc;
 
-	buf_init(&text, TEXT_MAX);
-	op_init(&o, "CHECK-BUCKET", "GET", S3_OP_MOUNT, NULL);
-	op_query(&o, "list-type", "2");
-	op_query(&o, "max-keys", "0");
+	buf_init(&text, S3_CLIENT_TEXT_MAX);
+	s3_client_int_op_init(&o, "CHECK-BUCKET", "GET", S3_OP_MOUNT, NULL);
+	s3_client_int_op_query(&o, "list-type", "2");
+	s3_client_int_op_query(&o, "max-keys", "0");
 	o.resp_text = &text;
 	o.counter = &c->stats.list;
-	rc = run(c, &o, &out);
+	rc = s3_client_int_run(c, &o, &out);
 	if (rc == 0)
 		snprintf(err, err_len, "bucket '%s' at %s is reachable",
 			 c->bucket, c->endpoint);
@@ -870,7 +773,7 @@ int s3_check_bucket(struct s3_client *c, char *err, size_t err_len)
 			 "unexpected answer from %s for bucket '%s': HTTP %d %s",
 			 c->endpoint, c->bucket, out.status,
 			 out.code[0] ? out.code : "");
-	finish(&o, &out, rc, NULL);
+	s3_client_int_finish(&o, &out, rc, NULL);
 	buf_free(&text);
 	return rc;
 }
@@ -879,21 +782,21 @@ int s3_head_object(struct s3_client *c, const char *key, const char *if_match,
 		   struct s3_object_info *out_info, struct s3_status *st)
 {
 	char etag[S3_ETAG_MAX + 2];
-	struct outcome out;
-	struct op o;
+	struct s3_client_outcome out;
+	struct s3_client_op o;
 	int rc;
 
-	op_init(&o, "HEAD", "HEAD", S3_OP_READ, key);
+	s3_client_int_op_init(&o, "HEAD", "HEAD", S3_OP_READ, key);
 	o.no_body = true;
 	o.counter = &c->stats.head;
 	if (if_match) {
-		etag_wire(if_match, true, etag, sizeof(etag));
-		op_header(&o, "If-Match", etag);
+		s3_client_int_etag_wire(if_match, true, etag, sizeof(etag));
+		s3_client_int_op_header(&o, "If-Match", etag);
 	}
-	rc = run(c, &o, &out);
+	rc = s3_client_int_run(c, &o, &out);
 	if (rc == 0 && out_info)
 		info_from_resp(out_info, &out.resp);
-	finish(&o, &out, rc, st);
+	s3_client_int_finish(&o, &out, rc, st);
 	return rc;
 }
 
@@ -903,8 +806,8 @@ int s3_get_object(struct s3_client *c, const char *key, uint64_t off,
 {
 	char etag[S3_ETAG_MAX + 2];
 	char range[64];
-	struct outcome out;
-	struct op o;
+	struct s3_client_outcome out;
+	struct s3_client_op o;
 	int rc;
 
 	*got = 0;
@@ -912,18 +815,18 @@ int s3_get_object(struct s3_client *c, const char *key, uint64_t off,
 		memset(info, 0, sizeof(*info));
 	if (len == 0)
 		return 0;
-	op_init(&o, "GET", "GET", S3_OP_READ, key);
+	s3_client_int_op_init(&o, "GET", "GET", S3_OP_READ, key);
 	o.counter = &c->stats.get;
 	o.resp_dst = dst;
 	o.resp_dst_len = len;
 	snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, off,
 		 off + len - 1);
-	op_header(&o, "Range", range);
+	s3_client_int_op_header(&o, "Range", range);
 	if (if_match) {
-		etag_wire(if_match, true, etag, sizeof(etag));
-		op_header(&o, "If-Match", etag);
+		s3_client_int_etag_wire(if_match, true, etag, sizeof(etag));
+		s3_client_int_op_header(&o, "If-Match", etag);
 	}
-	rc = run(c, &o, &out);
+	rc = s3_client_int_run(c, &o, &out);
 	if (out.resp.transport_errno == 0 && out.resp.status == 416) {
 		/* Past the end of the object: an empty read. */
 		rc = 0;
@@ -948,7 +851,7 @@ int s3_get_object(struct s3_client *c, const char *key, uint64_t off,
 		else if (out.resp.status == 416)
 			info->size = 0;
 	}
-	finish(&o, &out, rc, st);
+	s3_client_int_finish(&o, &out, rc, st);
 	return rc;
 }
 
@@ -957,18 +860,18 @@ int s3_get_object_to_fd(struct s3_client *c, const char *key,
 			struct s3_object_info *info, struct s3_status *st)
 {
 	char etag[S3_ETAG_MAX + 2];
-	struct outcome out;
-	struct op o;
+	struct s3_client_outcome out;
+	struct s3_client_op o;
 	int rc;
 
-	op_init(&o, "GET", "GET", S3_OP_READ, key);
+	s3_client_int_op_init(&o, "GET", "GET", S3_OP_READ, key);
 	o.counter = &c->stats.get;
 	o.resp_fd = fd;
 	if (if_match) {
-		etag_wire(if_match, true, etag, sizeof(etag));
-		op_header(&o, "If-Match", etag);
+		s3_client_int_etag_wire(if_match, true, etag, sizeof(etag));
+		s3_client_int_op_header(&o, "If-Match", etag);
 	}
-	rc = run(c, &o, &out);
+	rc = s3_client_int_run(c, &o, &out);
 	if (rc == 0 && out.resp.content_length >= 0 &&
 	    out.resp.body_received != (uint64_t)out.resp.content_length)
 		rc = -EIO;
@@ -976,7 +879,7 @@ int s3_get_object_to_fd(struct s3_client *c, const char *key,
 		info_from_resp(info, &out.resp);
 		info->size = out.resp.body_received;
 	}
-	finish(&o, &out, rc, st);
+	s3_client_int_finish(&o, &out, rc, st);
 	return rc;
 }
 
@@ -985,33 +888,33 @@ int s3_list_objects(struct s3_client *c, const char *prefix,
 		    struct s3_list_result *result, struct s3_status *st)
 {
 	char max_keys_s[16];
-	struct outcome out;
+	struct s3_client_outcome out;
 	struct buf text;
-	struct op o;
+	struct s3_client_op o;
 	int rc;
 
 	memset(result, 0, sizeof(*result));
-	buf_init(&text, TEXT_MAX);
-	op_init(&o, "LIST", "GET", S3_OP_READ, NULL);
+	buf_init(&text, S3_CLIENT_TEXT_MAX);
+	s3_client_int_op_init(&o, "LIST", "GET", S3_OP_READ, NULL);
 	o.counter = &c->stats.list;
 	o.resp_text = &text;
-	op_query(&o, "list-type", "2");
-	op_query(&o, "encoding-type", "url");
+	s3_client_int_op_query(&o, "list-type", "2");
+	s3_client_int_op_query(&o, "encoding-type", "url");
 	if (prefix && prefix[0])
-		op_query(&o, "prefix", prefix);
+		s3_client_int_op_query(&o, "prefix", prefix);
 	if (delimiter && delimiter[0])
-		op_query(&o, "delimiter", delimiter);
+		s3_client_int_op_query(&o, "delimiter", delimiter);
 	if (token && token[0])
-		op_query(&o, "continuation-token", token);
+		s3_client_int_op_query(&o, "continuation-token", token);
 	if (max_keys > 0) {
 		snprintf(max_keys_s, sizeof(max_keys_s), "%d", max_keys);
-		op_query(&o, "max-keys", max_keys_s);
+		s3_client_int_op_query(&o, "max-keys", max_keys_s);
 	}
-	rc = run(c, &o, &out);
+	rc = s3_client_int_run(c, &o, &out);
 	if (rc == 0)
 		rc = s3_xml_parse_list(text.data ? text.data : "", text.len,
 				       result);
-	finish(&o, &out, rc, st);
+	s3_client_int_finish(&o, &out, rc, st);
 	buf_free(&text);
 	return rc;
 }
@@ -1019,15 +922,28 @@ int s3_list_objects(struct s3_client *c, const char *prefix,
 /* ---------------------------------------------------------- writes */
 
 /* The If-Match value a write sends, in the form this server wants. */
-static void write_if_match(struct s3_client *c, const char *etag,
-			   bool flip, char *out, size_t len)
+void s3_client_int_write_if_match(struct s3_client *c, const char *etag,
+				  bool flip, char *out, size_t len)
 {
 	bool unquoted;
 
 	pthread_mutex_lock(&c->lock);
 	unquoted = c->caps.put_if_match_unquoted;
 	pthread_mutex_unlock(&c->lock);
-	etag_wire(etag, flip ? unquoted : !unquoted, out, len);
+	s3_client_int_etag_wire(etag, flip ? unquoted : !unquoted, out, len);
+}
+
+void s3_client_int_write_cond(struct s3_client *c, struct s3_client_op *o,
+			      const struct s3_write_cond *cond, char *etag,
+			      size_t len)
+{
+	if (cond && cond->if_match) {
+		s3_client_int_write_if_match(c, cond->if_match, false, etag,
+					     len);
+		s3_client_int_op_header(o, "If-Match", etag);
+	} else if (cond && cond->if_none_match) {
+		s3_client_int_op_header(o, "If-None-Match", "*");
+	}
 }
 
 /* Remember that the server wants the other If-Match form, once. */
@@ -1052,8 +968,9 @@ static void learn_quoting(struct s3_client *c, bool unquoted)
  * the object exists, size 0 and etag "" when it does not); <0: the HEAD
  * itself failed.
  */
-static int head_check_token(struct s3_client *c, const char *key,
-			    const char *token, struct s3_object_info *info)
+int s3_client_int_head_check_token(struct s3_client *c, const char *key,
+				   const char *token,
+				   struct s3_object_info *info)
 {
 	int rc;
 
@@ -1067,9 +984,9 @@ static int head_check_token(struct s3_client *c, const char *key,
 }
 
 /* Build the meta headers of a write; the token is made when asked for. */
-static int meta_headers(struct op *o, const struct s3_meta *in,
-			bool want_token, struct s3_meta *m, char *storage,
-			size_t storage_len)
+int s3_client_int_meta_headers(struct s3_client_op *o, const struct s3_meta *in,
+			       bool want_token, struct s3_meta *m,
+			       char *storage, size_t storage_len)
 {
 	struct s3_header mh[S3_META_MAX_HEADERS];
 	size_t n;
@@ -1086,7 +1003,7 @@ static int meta_headers(struct op *o, const struct s3_meta *in,
 	}
 	n = s3_meta_to_headers(m, mh, storage, storage_len);
 	for (size_t i = 0; i < n; i++)
-		op_header(o, mh[i].name, mh[i].value);
+		s3_client_int_op_header(o, mh[i].name, mh[i].value);
 	return 0;
 }
 
@@ -1100,38 +1017,33 @@ int s3_put_object(struct s3_client *c, const char *key, int fd, off_t off,
 	struct s3_object_info head;
 	bool conditional = cond && (cond->if_match || cond->if_none_match);
 	bool flipped = false;
-	struct outcome out;
+	struct s3_client_outcome out;
 	struct s3_meta m;
-	struct op o;
+	struct s3_client_op o;
 	int rc;
 
 	if (out_info)
 		memset(out_info, 0, sizeof(*out_info));
-	op_init(&o, "PUT", "PUT", S3_OP_WRITE, key);
+	s3_client_int_op_init(&o, "PUT", "PUT", S3_OP_WRITE, key);
 	o.counter = &c->stats.put;
 	o.body_fd = fd;
 	o.body_off = off;
 	o.body_len = len;
 	o.track_ambiguity = conditional;
-	rc = meta_headers(&o, meta, conditional, &m, storage,
-			  sizeof(storage));
+	rc = s3_client_int_meta_headers(&o, meta, conditional, &m, storage,
+					sizeof(storage));
 	if (rc < 0)
 		return rc;
-	if (cond && cond->if_match) {
-		write_if_match(c, cond->if_match, false, etag, sizeof(etag));
-		op_header(&o, "If-Match", etag);
-	} else if (cond && cond->if_none_match) {
-		op_header(&o, "If-None-Match", "*");
-	}
+	s3_client_int_write_cond(c, &o, cond, etag, sizeof(etag));
 
-	rc = run(c, &o, &out);
+	rc = s3_client_int_run(c, &o, &out);
 	while (rc == -EBUSY && out.status == 412 && conditional) {
 		bool ambiguous = out.ambiguous_before;
 		int h;
 
 		if (!ambiguous && !cond->if_match)
 			break; /* a plain lost race on create */
-		h = head_check_token(c, key, m.token, &head);
+		h = s3_client_int_head_check_token(c, key, m.token, &head);
 		if (h < 0) {
 			/* Cannot tell whether we won: do not guess. */
 			rc = ambiguous ? h : -EBUSY;
@@ -1153,10 +1065,10 @@ int s3_put_object(struct s3_client *c, const char *key, int fd, off_t off,
 		if (cond->if_match && !flipped && head.etag[0] &&
 		    s3_etag_equal(head.etag, cond->if_match)) {
 			flipped = true;
-			write_if_match(c, cond->if_match, true, etag,
-				       sizeof(etag));
+			s3_client_int_write_if_match(c, cond->if_match, true,
+						     etag, sizeof(etag));
 			s3_http_response_free(&out.resp);
-			rc = run(c, &o, &out);
+			rc = s3_client_int_run(c, &o, &out);
 			if (rc == 0)
 				learn_quoting(c, etag[0] != '"');
 			else if (!out.ambiguous_before)
@@ -1177,7 +1089,7 @@ int s3_put_object(struct s3_client *c, const char *key, int fd, off_t off,
 		rc = -EPROTO;
 	}
 done:
-	finish(&o, &out, rc, st);
+	s3_client_int_finish(&o, &out, rc, st);
 	return rc;
 }
 
@@ -1185,397 +1097,21 @@ int s3_delete_object(struct s3_client *c, const char *key,
 		     const char *if_match, struct s3_status *st)
 {
 	char etag[S3_ETAG_MAX + 2];
-	struct outcome out;
-	struct op o;
+	struct s3_client_outcome out;
+	struct s3_client_op o;
 	int rc;
 
-	op_init(&o, "DELETE", "DELETE", S3_OP_DELETE, key);
+	s3_client_int_op_init(&o, "DELETE", "DELETE", S3_OP_DELETE, key);
 	o.counter = &c->stats.del;
 	if (if_match) {
-		write_if_match(c, if_match, false, etag, sizeof(etag));
-		op_header(&o, "If-Match", etag);
+		s3_client_int_write_if_match(c, if_match, false, etag,
+					     sizeof(etag));
+		s3_client_int_op_header(&o, "If-Match", etag);
 	}
-	rc = run(c, &o, &out);
+	rc = s3_client_int_run(c, &o, &out);
 	if (rc < 0 && out.status == 404)
 		rc = 0; /* already gone is what the caller wanted */
-	finish(&o, &out, rc, st);
+	s3_client_int_finish(&o, &out, rc, st);
 	return rc;
 }
 
-/* "bucket/key", encoded like a path, for x-amz-copy-source. */
-static int copy_source(const struct s3_client *c, const char *key,
-		       struct buf *b)
-{
-	int rc = uri_encode(b, c->bucket, strlen(c->bucket), false);
-
-	if (!rc)
-		rc = buf_adds(b, "/");
-	if (!rc)
-		rc = uri_encode(b, key, strlen(key), true);
-	return rc;
-}
-
-/* Source preconditions: the standard header always; RGW's own one where
- * the standard one is not honoured (or RGW's is known to be). On AWS,
- * where the standard one works, RGW's header is not sent at all. */
-static void copy_conditions(struct s3_client *c, struct op *o,
-			    const char *src_if_match, char *etag, size_t len)
-{
-	bool rgw;
-
-	if (!src_if_match)
-		return;
-	pthread_mutex_lock(&c->lock);
-	rgw = c->caps.copy_rgw_if_match || !c->caps.copy_source_if_match;
-	pthread_mutex_unlock(&c->lock);
-	etag_wire(src_if_match, true, etag, len);
-	op_header(o, "x-amz-copy-source-if-match", etag);
-	if (rgw)
-		op_header(o, "x-amz-copy-if-match", etag);
-}
-
-int s3_copy_object(struct s3_client *c, const char *src, const char *dst,
-		   const struct s3_copy_opts *opts, struct s3_object_info *out_info,
-		   struct s3_status *st)
-{
-	char storage[S3_META_STORAGE];
-	char etag[S3_ETAG_MAX + 2];
-	struct buf source, text;
-	struct outcome out;
-	struct s3_meta m;
-	char *new_etag = NULL;
-	struct op o;
-	int rc;
-
-	if (out_info)
-		memset(out_info, 0, sizeof(*out_info));
-	buf_init(&source, 64 * 1024);
-	buf_init(&text, TEXT_MAX);
-	op_init(&o, "COPY", "PUT", S3_OP_WRITE, dst);
-	o.counter = &c->stats.copy;
-	o.resp_text = &text;
-	o.error_in_200 = true;
-	rc = copy_source(c, src, &source);
-	if (rc < 0) {
-		rc = -ENAMETOOLONG;
-		goto out_nolog;
-	}
-	op_header(&o, "x-amz-copy-source", buf_str(&source));
-	if (opts && opts->meta) {
-		op_header(&o, "x-amz-metadata-directive", "REPLACE");
-		rc = meta_headers(&o, opts->meta, false, &m, storage,
-				  sizeof(storage));
-		if (rc < 0)
-			goto out_nolog;
-	}
-	if (opts)
-		copy_conditions(c, &o, opts->src_if_match, etag, sizeof(etag));
-	if (opts && opts->dst_if_none_match)
-		op_header(&o, "If-None-Match", "*");
-
-	rc = run(c, &o, &out);
-	if (rc == 0) {
-		rc = s3_xml_parse_result_etag(text.data ? text.data : "",
-					      text.len, &new_etag);
-		if (rc == 0 && out_info)
-			snprintf(out_info->etag, sizeof(out_info->etag), "%s",
-				 new_etag);
-	}
-	finish(&o, &out, rc, st);
-out_nolog:
-	free(new_etag);
-	buf_free(&source);
-	buf_free(&text);
-	return rc;
-}
-
-/* ------------------------------------------------------- multipart */
-
-static void registry_add(struct s3_client *c, const char *upload_id,
-			 const char *token)
-{
-	struct upload_token *grown;
-	char *id = strdup(upload_id);
-
-	if (!id)
-		return; /* only costs the ambiguity resolution later */
-	pthread_mutex_lock(&c->lock);
-	if (c->n_uploads >= TOKEN_REGISTRY_MAX) {
-		/* Forgotten uploads: drop the oldest. */
-		free(c->uploads[0].upload_id);
-		memmove(&c->uploads[0], &c->uploads[1],
-			(c->n_uploads - 1) * sizeof(c->uploads[0]));
-		c->n_uploads--;
-	}
-	grown = realloc(c->uploads, (c->n_uploads + 1) * sizeof(*grown));
-	if (grown) {
-		c->uploads = grown;
-		c->uploads[c->n_uploads].upload_id = id;
-		snprintf(c->uploads[c->n_uploads].token,
-			 sizeof(c->uploads[0].token), "%s", token);
-		c->n_uploads++;
-		id = NULL;
-	}
-	pthread_mutex_unlock(&c->lock);
-	free(id);
-}
-
-/* Copy the token of @p upload_id into @p token ("" when unknown); with
- * @p forget, drop the entry. */
-static void registry_get(struct s3_client *c, const char *upload_id,
-			 char token[S3_TOKEN_LEN + 1], bool forget)
-{
-	token[0] = '\0';
-	pthread_mutex_lock(&c->lock);
-	for (size_t i = 0; i < c->n_uploads; i++) {
-		if (strcmp(c->uploads[i].upload_id, upload_id) != 0)
-			continue;
-		memcpy(token, c->uploads[i].token, S3_TOKEN_LEN + 1);
-		if (forget) {
-			free(c->uploads[i].upload_id);
-			memmove(&c->uploads[i], &c->uploads[i + 1],
-				(c->n_uploads - i - 1) *
-					sizeof(c->uploads[0]));
-			c->n_uploads--;
-		}
-		break;
-	}
-	pthread_mutex_unlock(&c->lock);
-}
-
-int s3_mpu_create(struct s3_client *c, const char *key,
-		  const struct s3_meta *meta, char **upload_id_take,
-		  struct s3_status *st)
-{
-	char storage[S3_META_STORAGE];
-	struct outcome out;
-	struct s3_meta m;
-	struct buf text;
-	struct op o;
-	int rc;
-
-	*upload_id_take = NULL;
-	buf_init(&text, TEXT_MAX);
-	op_init(&o, "MPU-CREATE", "POST", S3_OP_WRITE, key);
-	o.counter = &c->stats.mpu;
-	o.resp_text = &text;
-	op_query(&o, "uploads", "");
-	/* The token rides on the upload so that Complete can be resolved. */
-	rc = meta_headers(&o, meta, true, &m, storage, sizeof(storage));
-	if (rc < 0)
-		goto out_nolog;
-	rc = run(c, &o, &out);
-	if (rc == 0)
-		rc = s3_xml_parse_initiate(text.data ? text.data : "",
-					   text.len, upload_id_take);
-	if (rc == 0)
-		registry_add(c, *upload_id_take, m.token);
-	finish(&o, &out, rc, st);
-out_nolog:
-	buf_free(&text);
-	return rc;
-}
-
-int s3_mpu_upload_part(struct s3_client *c, const char *key,
-		       const char *upload_id, int part_number, int fd,
-		       off_t off, uint64_t len, char **etag_take,
-		       struct s3_status *st)
-{
-	char part[16];
-	struct outcome out;
-	struct op o;
-	int rc;
-
-	*etag_take = NULL;
-	op_init(&o, "MPU-PART", "PUT", S3_OP_WRITE, key);
-	o.counter = &c->stats.mpu;
-	snprintf(part, sizeof(part), "%d", part_number);
-	op_query(&o, "partNumber", part);
-	op_query(&o, "uploadId", upload_id);
-	o.body_fd = fd;
-	o.body_off = off;
-	o.body_len = len;
-	rc = run(c, &o, &out);
-	if (rc == 0 && !out.resp.etag[0])
-		rc = -EPROTO;
-	if (rc == 0) {
-		*etag_take = strdup(out.resp.etag);
-		if (!*etag_take)
-			rc = -ENOMEM;
-	}
-	finish(&o, &out, rc, st);
-	return rc;
-}
-
-int s3_mpu_upload_part_copy(struct s3_client *c, const char *key,
-			    const char *upload_id, int part_number,
-			    const char *src_key, const char *src_if_match,
-			    uint64_t first, uint64_t last, char **etag_take,
-			    struct s3_status *st)
-{
-	char etag[S3_ETAG_MAX + 2];
-	char range[64];
-	char part[16];
-	struct buf source, text;
-	struct outcome out;
-	struct op o;
-	int rc;
-
-	*etag_take = NULL;
-	buf_init(&source, 64 * 1024);
-	buf_init(&text, TEXT_MAX);
-	op_init(&o, "MPU-PART-COPY", "PUT", S3_OP_WRITE, key);
-	o.counter = &c->stats.mpu;
-	o.resp_text = &text;
-	o.error_in_200 = true;
-	snprintf(part, sizeof(part), "%d", part_number);
-	op_query(&o, "partNumber", part);
-	op_query(&o, "uploadId", upload_id);
-	rc = copy_source(c, src_key, &source);
-	if (rc < 0) {
-		rc = -ENAMETOOLONG;
-		goto out_nolog;
-	}
-	op_header(&o, "x-amz-copy-source", buf_str(&source));
-	snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, first,
-		 last);
-	op_header(&o, "x-amz-copy-source-range", range);
-	copy_conditions(c, &o, src_if_match, etag, sizeof(etag));
-	rc = run(c, &o, &out);
-	if (rc == 0)
-		rc = s3_xml_parse_result_etag(text.data ? text.data : "",
-					      text.len, etag_take);
-	finish(&o, &out, rc, st);
-out_nolog:
-	buf_free(&source);
-	buf_free(&text);
-	return rc;
-}
-
-/*
- * Learn the ETag of an upload we just completed from a HEAD. Only our
- * own version's ETag is handed out: if the token shows somebody else's
- * object already, the ETag stays "" so that a later If-Match fails
- * rather than silently matching a version we never saw.
- */
-static void complete_etag_from_head(struct s3_client *c, const char *key,
-				    const char *token,
-				    struct s3_object_info *info)
-{
-	struct s3_object_info head;
-	int h = head_check_token(c, key, token, &head);
-
-	memset(info, 0, sizeof(*info));
-	if (h == 1 || (h == 0 && !token[0] && head.etag[0])) {
-		*info = head;
-		return;
-	}
-	log_notice("s3: COMPLETE '%s': completed, but its ETag is unknown "
-		   "(%s)",
-		   key,
-		   h < 0 ? strerror(-h) : "object replaced right afterwards");
-}
-
-int s3_mpu_complete(struct s3_client *c, const char *key,
-		    const char *upload_id, const struct s3_part *parts,
-		    size_t n, const struct s3_write_cond *cond,
-		    struct s3_object_info *out_info, struct s3_status *st)
-{
-	char token[S3_TOKEN_LEN + 1];
-	char etag[S3_ETAG_MAX + 2];
-	struct s3_object_info head;
-	struct outcome out;
-	char *body = NULL;
-	char *new_etag = NULL;
-	struct buf text;
-	struct op o;
-	int rc;
-
-	if (out_info)
-		memset(out_info, 0, sizeof(*out_info));
-	registry_get(c, upload_id, token, false);
-	body = s3_xml_complete_body(parts, n);
-	if (!body)
-		return -ENOMEM;
-	buf_init(&text, TEXT_MAX);
-	op_init(&o, "MPU-COMPLETE", "POST", S3_OP_WRITE, key);
-	o.counter = &c->stats.mpu;
-	o.resp_text = &text;
-	o.error_in_200 = true;
-	o.track_ambiguity = true; /* a retried Complete is never blind */
-	o.body_mem = body;
-	o.body_mem_len = strlen(body);
-	op_query(&o, "uploadId", upload_id);
-	if (cond && cond->if_match) {
-		write_if_match(c, cond->if_match, false, etag, sizeof(etag));
-		op_header(&o, "If-Match", etag);
-	} else if (cond && cond->if_none_match) {
-		op_header(&o, "If-None-Match", "*");
-	}
-	rc = run(c, &o, &out);
-	/* After an ambiguous attempt, a failed precondition or a vanished
-	 * upload may both mean the first attempt completed it. */
-	if (rc < 0 && out.ambiguous_before && token[0] &&
-	    (out.status == 412 ||
-	     (out.status == 404 && strcmp(out.code, "NoSuchUpload") == 0))) {
-		int h = head_check_token(c, key, token, &head);
-
-		if (h == 1) {
-			log_info("s3: COMPLETE '%s': an ambiguous attempt had "
-				 "landed (token found)",
-				 key);
-			rc = 0;
-			if (st)
-				st->ambiguous_resolved = true;
-			if (out_info)
-				*out_info = head;
-			registry_get(c, upload_id, token, true);
-			goto done;
-		}
-		if (h < 0)
-			rc = h;
-		else if (out.status == 412)
-			rc = -EBUSY;
-	}
-	if (rc == 0) {
-		rc = s3_xml_parse_result_etag(text.data ? text.data : "",
-					      text.len, &new_etag);
-		if (rc == 0 && out_info)
-			snprintf(out_info->etag, sizeof(out_info->etag), "%s",
-				 new_etag);
-		if (rc == -ENODATA) {
-			/* Completed, but RGW 16.2 sends <ETag></ETag>. */
-			rc = 0;
-			if (out_info)
-				complete_etag_from_head(c, key, token,
-							out_info);
-		}
-		registry_get(c, upload_id, token, true);
-	}
-done:
-	finish(&o, &out, rc, st);
-	free(new_etag);
-	free(body);
-	buf_free(&text);
-	return rc;
-}
-
-int s3_mpu_abort(struct s3_client *c, const char *key, const char *upload_id,
-		 struct s3_status *st)
-{
-	char token[S3_TOKEN_LEN + 1];
-	struct outcome out;
-	struct op o;
-	int rc;
-
-	op_init(&o, "MPU-ABORT", "DELETE", S3_OP_DELETE, key);
-	o.counter = &c->stats.mpu;
-	op_query(&o, "uploadId", upload_id);
-	rc = run(c, &o, &out);
-	if (rc < 0 && out.status == 404)
-		rc = 0; /* no such upload: nothing left to abort */
-	if (rc == 0)
-		registry_get(c, upload_id, token, true);
-	finish(&o, &out, rc, st);
-	return rc;
-}

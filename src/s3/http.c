@@ -1,8 +1,8 @@
 /*
  * Transport-independent parts of the HTTP layer: the response object and
- * the parsing of response header lines, shared by the libcurl transport
- * and the fake transport of the unit tests. No locking: a response
- * belongs to one exchange on one thread.
+ * the parsing of response header lines and dates, shared by the libcurl
+ * transport and the fake transport of the unit tests. No locking: a
+ * response belongs to one exchange on one thread.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "s3/http.h"
 
@@ -193,4 +194,36 @@ int s3_http_parse_header_line(const char *line, size_t len,
 		return add_meta(resp, name + meta_prefix_len,
 				name_len - meta_prefix_len, value, value_len);
 	return 0;
+}
+
+static const char *const months[12] = { "Jan", "Feb", "Mar", "Apr",
+					"May", "Jun", "Jul", "Aug",
+					"Sep", "Oct", "Nov", "Dec" };
+
+/* By hand, so that the process locale does not matter. */
+time_t s3_http_parse_date(const char *s)
+{
+	struct tm tm;
+	char mon[4] = "";
+	int day, year, hh, mm, ss;
+	const char *comma = strchr(s, ',');
+
+	if (!comma)
+		return 0;
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(comma + 1, " %2d %3s %4d %2d:%2d:%2d", &day, mon, &year,
+		   &hh, &mm, &ss) != 6)
+		return 0;
+	tm.tm_mon = -1;
+	for (int i = 0; i < 12; i++)
+		if (strcmp(mon, months[i]) == 0)
+			tm.tm_mon = i;
+	if (tm.tm_mon < 0)
+		return 0;
+	tm.tm_mday = day;
+	tm.tm_year = year - 1900;
+	tm.tm_hour = hh;
+	tm.tm_min = mm;
+	tm.tm_sec = ss;
+	return timegm(&tm);
 }

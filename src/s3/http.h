@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "s3/sigv4.h" /* struct s3_header */
 #include "util/buf.h"
@@ -101,5 +102,9 @@ void s3_http_free(struct s3_http *h);
  * "Name: value" form; helper for transports. Exposed for tests. */
 int s3_http_parse_header_line(const char *line, size_t len,
 			      struct s3_http_response *resp);
+
+/** Parse an RFC 7231 IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), as
+ * in Last-Modified, independently of the locale. 0 when unparsable. */
+time_t s3_http_parse_date(const char *s);
 
 #endif
