@@ -21,6 +21,9 @@
 #include "s3/probe.h"
 #include "util/log.h"
 
+/* The probe's result, logged once the mount stands. */
+static char ctx_caps_line[640];
+
 static int fail(const char *msg)
 {
 	fprintf(stderr, "etagfs: %s\n", msg);
@@ -110,7 +113,8 @@ static int probe_server(struct fs_ctx *ctx, char *err, size_t len)
 		return rc;
 	}
 	s3_probe_describe(&ctx->caps, desc, sizeof(desc));
-	log_notice("%s: %s", o->endpoint, desc);
+	snprintf(ctx_caps_line, sizeof(ctx_caps_line), "%s: %s", o->endpoint,
+		 desc);
 	s3_client_set_caps(ctx->s3, &ctx->caps);
 	if ((!ctx->caps.put_if_match || !ctx->caps.put_if_none_match) &&
 	    !o->read_only) {
@@ -164,16 +168,17 @@ int main(int argc, char *argv[])
 		rc = 0;
 		goto out;
 	}
-	if (fuse_parse_cmdline(&args, &copts) != 0) {
-		rc = fail("cannot parse the command line (see etagfs --help)");
+	/* libfuse says itself what is wrong with the command line. */
+	if (fuse_parse_cmdline(&args, &copts) != 0)
 		goto out;
-	}
 	if (copts.mountpoint == NULL) {
 		rc = fail("no MOUNTPOINT given (usage: etagfs "
 			  "BUCKET[:/prefix] MOUNTPOINT [-o options])");
 		goto out;
 	}
-	log_init("etagfs", true, copts.debug ? LOG_DEBUG : LOG_NOTICE);
+	/* Until the mount stands, a failure is the one line fail() prints;
+	 * the client's own per-request lines would only repeat it. */
+	log_init("etagfs", true, copts.debug ? LOG_DEBUG : LOG_ERR);
 	if (resolve_endpoint(&o, err, sizeof(err)) != 0 ||
 	    make_client(&o, &s3, err, sizeof(err)) != 0 ||
 	    s3_check_bucket(s3, err, sizeof(err)) != 0) {
@@ -198,6 +203,8 @@ int main(int argc, char *argv[])
 	if (fuse_mount(fuse, copts.mountpoint) != 0)
 		goto out;
 	mounted = 1;
+	log_init("etagfs", true, copts.debug ? LOG_DEBUG : LOG_NOTICE);
+	log_notice("%s", ctx_caps_line);
 	log_notice("mounted s3://%s/%s at %s (endpoint %s)", ctx.opts.bucket,
 		   ctx.opts.prefix, copts.mountpoint, ctx.opts.endpoint);
 	if (fuse_daemonize(copts.foreground) != 0)
