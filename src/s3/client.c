@@ -520,17 +520,32 @@ static void fill_status(struct s3_status *st,
 		 out->resp.request_id);
 }
 
+/* Set by the probe around its requests, on its own thread only: other
+ * threads' failures keep their level. */
+static _Thread_local bool expect_refusals;
+
+bool s3_client_int_expect_refusals(bool on)
+{
+	bool was = expect_refusals;
+
+	expect_refusals = on;
+	return was;
+}
+
 /* One line per failed operation; routine misses stay at debug level. */
 static void log_failure(const struct s3_client_op *o,
 			const struct s3_client_outcome *out, int rc)
 {
+	bool refused = out->status == 412 && (rc == -EBUSY || rc == -ESTALE);
 	int level = LOG_WARNING;
 	const char *key = o->key ? o->key : "";
 
 	if (rc == 0)
 		return;
-	if (rc == -ENOENT)
+	if (rc == -ENOENT || (refused && expect_refusals))
 		level = LOG_DEBUG;
+	else if (refused && rc == -EBUSY && o->conditional)
+		level = LOG_INFO; /* the caller reports the conflict itself */
 	else if (rc == -EBUSY || rc == -ESTALE || rc == -EEXIST)
 		level = LOG_NOTICE;
 	if (out->resp.transport_errno)
@@ -937,6 +952,7 @@ void s3_client_int_write_cond(struct s3_client *c, struct s3_client_op *o,
 			      const struct s3_write_cond *cond, char *etag,
 			      size_t len)
 {
+	o->conditional = cond && (cond->if_match || cond->if_none_match);
 	if (cond && cond->if_match) {
 		s3_client_int_write_if_match(c, cond->if_match, false, etag,
 					     len);

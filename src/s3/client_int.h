@@ -86,6 +86,7 @@ struct s3_client_op {
 	uint64_t *counter;     /* stats field bumped per exchange */
 	bool error_in_200;     /* a 200 may carry an <Error> document */
 	bool track_ambiguity;  /* conditional write: remember ambiguity */
+	bool conditional;      /* carries a write precondition */
 };
 
 /** The result of the retry loop. */
@@ -126,8 +127,9 @@ void s3_client_int_etag_wire(const char *in, bool quoted, char *out,
 			     size_t len);
 
 /** Add the If-Match / If-None-Match of a write for @p cond (may be NULL),
- * If-Match in the form this server wants; @p etag (@p len bytes) holds
- * the header value and must outlive the operation. */
+ * If-Match in the form this server wants, and mark @p o conditional (its
+ * 412 conflicts are logged at info level: the caller names them itself).
+ * @p etag (@p len bytes) holds the header value and must outlive @p o. */
 void s3_client_int_write_cond(struct s3_client *c, struct s3_client_op *o,
 			      const struct s3_write_cond *cond, char *etag,
 			      size_t len);
@@ -157,6 +159,14 @@ int s3_client_int_meta_headers(struct s3_client_op *o,
 			       const struct s3_meta *in, bool want_token,
 			       struct s3_meta *m, char *storage,
 			       size_t storage_len);
+
+/**
+ * While on, failed preconditions (HTTP 412 giving -EBUSY or -ESTALE) of
+ * requests made by the calling thread are logged at debug level: for the
+ * capability probe, whose refusals are the answers it asks for. Other
+ * threads are not affected. Returns the previous setting, to restore.
+ */
+bool s3_client_int_expect_refusals(bool on);
 
 /** Free the upload-token registry (client_mpu.c); for s3_client_free(). */
 void s3_client_int_uploads_free(struct s3_client *c);

@@ -7,6 +7,10 @@
  * learns the If-Match quoting (a 412 on the current ETag makes it try the
  * other form once and remember it). The probe runs before the mount is
  * used, so nothing else sees the intermediate caps. About 12-15 requests.
+ *
+ * Its refused preconditions are expected, so the client logs them at
+ * debug level while the probe runs (s3_client_int_expect_refusals(), on
+ * this thread only); any other failure keeps its level.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,6 +19,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "s3/client_int.h"
 #include "s3/probe.h"
 #include "util/log.h"
 
@@ -221,6 +226,7 @@ int s3_probe_caps(struct s3_client *c, const char *scratch_prefix,
 	};
 	struct probe p = { .c = c, .fd = -1 };
 	struct s3_caps found = { 0 };
+	bool expected_before;
 	int rc;
 
 	s3_client_get_caps(c, &saved);
@@ -235,6 +241,8 @@ int s3_probe_caps(struct s3_client *c, const char *scratch_prefix,
 	if (p.fd < 0)
 		return -errno;
 
+	/* Refusals are the answers asked for, not news for the mount log. */
+	expected_before = s3_client_int_expect_refusals(true);
 	s3_client_set_caps(c, &start);
 	rc = probe_put(&p, &found);
 	if (!rc)
@@ -250,6 +258,7 @@ int s3_probe_caps(struct s3_client *c, const char *scratch_prefix,
 	if (rc < 0 || found.delete_if_match)
 		(void)s3_delete_object(c, p.key, NULL, NULL);
 	close(p.fd);
+	s3_client_int_expect_refusals(expected_before);
 
 	s3_client_get_stats(c, &after);
 	if (rc < 0) {

@@ -1399,6 +1399,158 @@ START_TEST(test_probe_unreachable)
 }
 END_TEST
 
+/* ------------------------------------------------------- log levels */
+
+/* The log goes to fd 2 (one write() per line): send it to a memfd. */
+static int log_fd = -1;
+static int saved_stderr = -1;
+
+static void capture_start(int level)
+{
+	log_fd = memfd_create("log", 0);
+	ck_assert_int_ge(log_fd, 0);
+	saved_stderr = dup(STDERR_FILENO);
+	ck_assert_int_ge(saved_stderr, 0);
+	ck_assert_int_eq(dup2(log_fd, STDERR_FILENO), STDERR_FILENO);
+	log_init("check_client", true, level);
+}
+
+/* Stop capturing; the text logged meanwhile goes to @p out. */
+static void capture_end(char *out, size_t len)
+{
+	ssize_t n;
+
+	log_init("check_client", true, LOG_ERR);
+	ck_assert_int_eq(dup2(saved_stderr, STDERR_FILENO), STDERR_FILENO);
+	close(saved_stderr);
+	n = pread(log_fd, out, len - 1, 0);
+	ck_assert_int_ge(n, 0);
+	ck_assert_int_lt(n, (ssize_t)len - 1); /* nothing cut off */
+	out[n] = '\0';
+	close(log_fd);
+}
+
+/* Lines of @p text at @p level ("notice") that contain @p needle. */
+static int count_lines(const char *text, const char *level,
+		       const char *needle)
+{
+	char prefix[64];
+	int n = 0;
+
+	snprintf(prefix, sizeof(prefix), "check_client: %s: ", level);
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		char line[1024];
+
+		snprintf(line, sizeof(line), "%.*s", (int)len, p);
+		if (strncmp(line, prefix, strlen(prefix)) == 0 &&
+		    strstr(line, needle))
+			n++;
+		p += len + (nl ? 1 : 0);
+	}
+	return n;
+}
+
+static char log_text[64 * 1024];
+
+/* Each case fails one request on a 412 and names the level of its line. */
+static const struct level_case {
+	const char *what;
+	const char *level;
+	size_t requests;
+} level_cases[] = {
+	/* A conflict on a conditional write: the caller names it. */
+	{ "put-if-match", "info", 2 }, /* the PUT, then the HEAD check */
+	{ "put-if-none-match", "info", 1 },
+	{ "complete-if-match", "info", 1 },
+	/* Everything else keeps its level. */
+	{ "put-plain", "notice", 1 },
+	{ "get-if-match", "notice", 1 },
+	{ "delete-if-match", "notice", 1 },
+};
+
+START_TEST(test_failure_levels)
+{
+	const struct level_case *lc = &level_cases[_i];
+	struct s3_write_cond if_match = { .if_match = "\"v1\"" };
+	struct s3_write_cond none_match = { .if_none_match = true };
+	struct s3_part part = { .number = 1, .etag = (char *)"\"p\"" };
+	char dst[4];
+	size_t got;
+	int rc;
+
+	script((struct fake_resp){
+		.status = 412,
+		.body = "<Error><Code>PreconditionFailed</Code></Error>" });
+	/* The HEAD check: another version, without our token. */
+	script((struct fake_resp){ .status = 200, .etag = "\"v2\"" });
+	capture_start(LOG_DEBUG);
+	if (strcmp(lc->what, "put-if-match") == 0)
+		rc = s3_put_object(cl, "k", body_fd, 0, 11, &if_match, NULL,
+				   NULL, NULL);
+	else if (strcmp(lc->what, "put-if-none-match") == 0)
+		rc = s3_put_object(cl, "k", body_fd, 0, 11, &none_match, NULL,
+				   NULL, NULL);
+	else if (strcmp(lc->what, "complete-if-match") == 0)
+		rc = s3_mpu_complete(cl, "k", "up1", &part, 1, &if_match, NULL,
+				     NULL);
+	else if (strcmp(lc->what, "put-plain") == 0)
+		rc = s3_put_object(cl, "k", body_fd, 0, 11, NULL, NULL, NULL,
+				   NULL);
+	else if (strcmp(lc->what, "get-if-match") == 0)
+		rc = s3_get_object(cl, "k", 0, sizeof(dst), "\"v1\"", dst,
+				   &got, NULL, NULL);
+	else
+		rc = s3_delete_object(cl, "k", "\"v1\"", NULL);
+	capture_end(log_text, sizeof(log_text));
+
+	ck_assert_int_eq(rc, strcmp(lc->what, "get-if-match") == 0 ? -ESTALE
+								     : -EBUSY);
+	ck_assert_uint_eq(fk->n_log, lc->requests);
+	fk->next = fk->n_script; /* the HEAD answer may be left over */
+	ck_assert_msg(count_lines(log_text, lc->level,
+				  "failed: HTTP 412 PreconditionFailed") == 1,
+		      "%s: %s", lc->what, log_text);
+	/* One failure line in all, at that level. */
+	ck_assert_int_eq(count_lines(log_text, "debug", "failed:") +
+				 count_lines(log_text, "info", "failed:") +
+				 count_lines(log_text, "notice", "failed:") +
+				 count_lines(log_text, "warning", "failed:"),
+			 1);
+}
+END_TEST
+
+START_TEST(test_probe_refusals_quiet)
+{
+	struct s3_write_cond cond = { .if_match = "\"nope\"" };
+	struct sim sim = { .rgw = true };
+	struct s3_caps caps;
+
+	fk->sim = &sim;
+	capture_start(LOG_DEBUG);
+	ck_assert_int_eq(s3_probe_caps(cl, "pre/", &caps), 0);
+	/* The marker is off again: a real conflict is back at info. */
+	ck_assert_int_eq(s3_put_object(cl, "pre/.etagfs-probe-x", body_fd, 0,
+				       11, &cond, NULL, NULL, NULL),
+			 -EBUSY);
+	capture_end(log_text, sizeof(log_text));
+
+	/* RGW refuses PUT If-Match with the wrong ETag, PUT If-None-Match
+	 * and the copy with RGW's header: the three lines every mount used
+	 * to print at notice, now at debug. */
+	ck_assert_msg(count_lines(log_text, "debug", "failed: HTTP 412") == 3,
+		      "%s", log_text);
+	ck_assert_int_eq(count_lines(log_text, "notice", "failed:"), 0);
+	ck_assert_int_eq(count_lines(log_text, "warning", "failed:"), 0);
+	ck_assert_int_eq(count_lines(log_text, "info", "failed:"), 1);
+	ck_assert_int_eq(count_lines(log_text, "info",
+				     "PUT 'pre/.etagfs-probe-x' failed: "
+				     "HTTP 412"),
+			 1);
+}
+END_TEST
+
 /* ------------------------------------------- libcurl transport, loopback */
 
 /*
@@ -1724,6 +1876,9 @@ Suite *client_suite(void)
 	tcase_add_loop_test(tc, test_probe, 0,
 			    sizeof(probe_cases) / sizeof(probe_cases[0]));
 	tcase_add_test(tc, test_probe_unreachable);
+	tcase_add_loop_test(tc, test_failure_levels, 0,
+			    sizeof(level_cases) / sizeof(level_cases[0]));
+	tcase_add_test(tc, test_probe_refusals_quiet);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("curl");
