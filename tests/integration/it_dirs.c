@@ -1,0 +1,581 @@
+/*
+ * Directories and names through a real mount: markers, implicit
+ * directories, listings across pages, renames, keys that cannot be file
+ * names, and prefix mounts, each checked against the server's keys.
+ */
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static void expect_server(const char *bucket, const char *key,
+			  const void *data, size_t len)
+{
+	void *got = NULL;
+	size_t got_len = 0;
+	long st = it_s3_get(bucket, key, &got, &got_len, NULL);
+
+	IT_ASSERT_MSG(st == 200, "GET %s: HTTP %ld", key, st);
+	IT_ASSERT_MSG(got_len == len, "GET %s: %zu bytes, expected %zu", key,
+		      got_len, len);
+	IT_ASSERT_MEM(got, data, len);
+	free(got);
+}
+
+static void expect_absent(const char *bucket, const char *key)
+{
+	long st = it_s3_head(bucket, key, NULL, NULL, NULL, NULL, 0);
+
+	IT_ASSERT_MSG(st == 404, "HEAD %s: HTTP %ld, expected 404", key, st);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted names of a directory, without "." and "..": NULL-terminated,
+ * free with it_strv_free. */
+static char **list_dir(const char *path, size_t *n_out)
+{
+	size_t n = 0, cap = 64;
+	char **v = calloc(cap + 1, sizeof(*v));
+	struct dirent *d;
+	DIR *dir;
+
+	IT_ASSERT(v != NULL);
+	dir = opendir(path);
+	IT_ASSERT_MSG(dir != NULL, "opendir %s: %s", path, strerror(errno));
+	errno = 0;
+	while ((d = readdir(dir)) != NULL) {
+		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
+			continue;
+		if (n == cap) {
+			char **bigger = realloc(v, (2 * cap + 1) * sizeof(*v));
+
+			IT_ASSERT(bigger != NULL);
+			v = bigger;
+			cap *= 2;
+		}
+		v[n] = strdup(d->d_name);
+		IT_ASSERT(v[n] != NULL);
+		n++;
+		v[n] = NULL;
+	}
+	IT_ASSERT_MSG(errno == 0, "readdir %s: %s", path, strerror(errno));
+	closedir(dir);
+	qsort(v, n, sizeof(*v), cmp_str);
+	*n_out = n;
+	return v;
+}
+
+/* The directory at @p path lists exactly @p want (sorted). */
+static void expect_listing(const char *path, const char *const *want,
+			   size_t n_want)
+{
+	size_t n = 0;
+	char **got = list_dir(path, &n);
+
+	for (size_t i = 0; i < n && i < n_want; i++)
+		IT_ASSERT_MSG(strcmp(got[i], want[i]) == 0,
+			      "%s: entry %zu is '%s', expected '%s'", path, i,
+			      got[i], want[i]);
+	IT_ASSERT_MSG(n == n_want, "%s: %zu entries, expected %zu", path, n,
+		      n_want);
+	it_strv_free(got);
+}
+
+/* The bucket holds exactly the keys @p want (sorted as S3 sorts). */
+static void expect_keys(const char *bucket, const char *const *want,
+			size_t n_want)
+{
+	size_t n = 0;
+	char **got = it_s3_list(bucket, NULL, &n);
+
+	IT_ASSERT(got != NULL);
+	for (size_t i = 0; i < n && i < n_want; i++)
+		IT_ASSERT_MSG(strcmp(got[i], want[i]) == 0,
+			      "key %zu is '%s', expected '%s'", i, got[i],
+			      want[i]);
+	IT_ASSERT_MSG(n == n_want, "%zu keys, expected %zu", n, n_want);
+	it_strv_free(got);
+}
+
+static void expect_dir(const char *path)
+{
+	struct stat st;
+
+	IT_ASSERT_MSG(stat(path, &st) == 0, "stat %s: %s", path,
+		      strerror(errno));
+	IT_ASSERT_MSG(S_ISDIR(st.st_mode), "%s: mode %o is not a directory",
+		      path, (unsigned)st.st_mode);
+}
+
+/*
+ * PUT many small objects at once, in parallel on one curl multi handle
+ * (the harness's client does one request at a time), with dot segments
+ * kept as they are. Keys must need no percent-encoding. Each object's
+ * body is its key.
+ */
+struct bulk_put {
+	const char *key;
+	const char *body;
+	size_t len, off;
+};
+
+static size_t bulk_read(char *buf, size_t size, size_t nmemb, void *ud)
+{
+	struct bulk_put *p = ud;
+	size_t n = p->len - p->off;
+
+	if (n > size * nmemb)
+		n = size * nmemb;
+	memcpy(buf, p->body + p->off, n);
+	p->off += n;
+	return n;
+}
+
+static size_t bulk_discard(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+	return size * nmemb;
+}
+
+static void put_many(const char *bucket, const char *const *keys, size_t n)
+{
+	enum { PARALLEL = 16 };
+	struct bulk_put *puts = calloc(n, sizeof(*puts));
+	struct curl_slist *hl = NULL;
+	CURLM *multi = curl_multi_init();
+	char sigv4[128], url[1024];
+	size_t next = 0, done = 0, failed = 0;
+	int running = 0;
+
+	IT_ASSERT(puts != NULL && multi != NULL);
+	/* No "Expect:" header: libcurl 7.88 would sign it empty and RGW
+	 * would reject the signature. */
+	hl = curl_slist_append(hl, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+	IT_ASSERT(hl != NULL);
+	snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:s3", it_env.region);
+	while (done < n) {
+		struct CURLMsg *msg;
+		int left;
+
+		while (next < n && running < PARALLEL) {
+			CURL *e = curl_easy_init();
+
+			IT_ASSERT(e != NULL);
+			puts[next].key = keys[next];
+			puts[next].body = keys[next];
+			puts[next].len = strlen(keys[next]);
+			snprintf(url, sizeof(url), "%s/%s/%s", it_env.endpoint,
+				 bucket, keys[next]);
+			curl_easy_setopt(e, CURLOPT_URL, url);
+			curl_easy_setopt(e, CURLOPT_AWS_SIGV4, sigv4);
+			curl_easy_setopt(e, CURLOPT_USERNAME,
+					 it_env.access_key);
+			curl_easy_setopt(e, CURLOPT_PASSWORD,
+					 it_env.secret_key);
+			curl_easy_setopt(e, CURLOPT_HTTPHEADER, hl);
+			curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+			curl_easy_setopt(e, CURLOPT_TIMEOUT, 60L);
+			/* Keys like "d/./y" must reach the server as they
+			 * are, not with their dot segments squashed. */
+			curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
+			curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+			curl_easy_setopt(e, CURLOPT_READFUNCTION, bulk_read);
+			curl_easy_setopt(e, CURLOPT_READDATA, &puts[next]);
+			curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE,
+					 (curl_off_t)puts[next].len);
+			curl_easy_setopt(e, CURLOPT_WRITEFUNCTION,
+					 bulk_discard);
+			curl_easy_setopt(e, CURLOPT_PRIVATE, &puts[next]);
+			curl_multi_add_handle(multi, e);
+			running++;
+			next++;
+		}
+		curl_multi_perform(multi, &left);
+		while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
+			long status = 0;
+			struct bulk_put *p = NULL;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle,
+					  CURLINFO_RESPONSE_CODE, &status);
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+					  &p);
+			if (msg->data.result != CURLE_OK || status != 200) {
+				it_log("bulk PUT %s: %s, HTTP %ld", p->key,
+				       curl_easy_strerror(msg->data.result),
+				       status);
+				failed++;
+			}
+			curl_multi_remove_handle(multi, msg->easy_handle);
+			curl_easy_cleanup(msg->easy_handle);
+			running--;
+			done++;
+		}
+		if (done < n)
+			curl_multi_poll(multi, NULL, 0, 100, NULL);
+	}
+	curl_multi_cleanup(multi);
+	curl_slist_free_all(hl);
+	free(puts);
+	IT_ASSERT_EQ_INT(failed, 0);
+}
+
+IT_TEST(test_mkdir_marker)
+{
+	static const char *const keys[] = {"d/"};
+	char bucket[64];
+	struct it_mount m;
+	long long size = -1;
+
+	it_fresh_bucket(bucket);
+	it_mount(&m, bucket, NULL);
+	IT_ASSERT_OK(mkdir(it_path(&m, "d"), 0755));
+	IT_ASSERT_EQ_INT(it_s3_head(bucket, "d/", &size, NULL, NULL, NULL, 0),
+			 200);
+	IT_ASSERT_EQ_INT(size, 0);
+	expect_keys(bucket, keys, 1);
+	expect_dir(it_path(&m, "d"));
+	IT_ASSERT_ERRNO(mkdir(it_path(&m, "d"), 0755), EEXIST);
+	/* A name that is a file cannot become a directory either. */
+	IT_ASSERT_EQ_INT(it_write_file(it_path(&m, "f"), "x", 1), 0);
+	IT_ASSERT_ERRNO(mkdir(it_path(&m, "f"), 0755), EEXIST);
+	expect_absent(bucket, "f/");
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+}
+
+IT_TEST(test_rmdir_empty)
+{
+	char bucket[64];
+	struct it_mount m;
+	struct stat st;
+
+	it_fresh_bucket(bucket);
+	it_mount(&m, bucket, NULL);
+	IT_ASSERT_OK(mkdir(it_path(&m, "e"), 0755));
+	IT_ASSERT_OK(rmdir(it_path(&m, "e")));
+	expect_absent(bucket, "e/");
+	expect_keys(bucket, NULL, 0);
+	IT_ASSERT_ERRNO(stat(it_path(&m, "e"), &st), ENOENT);
+	IT_ASSERT_ERRNO(rmdir(it_path(&m, "e")), ENOENT);
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+}
+
+IT_TEST(test_rmdir_not_empty)
+{
+	static const char *const keys[] = {"full/", "full/f"};
+	char bucket[64];
+	struct it_mount m;
+
+	it_fresh_bucket(bucket);
+	it_mount(&m, bucket, NULL);
+	IT_ASSERT_OK(mkdir(it_path(&m, "full"), 0755));
+	IT_ASSERT_EQ_INT(it_write_file(it_path(&m, "full/f"), "data", 4), 0);
+	IT_ASSERT_ERRNO(rmdir(it_path(&m, "full")), ENOTEMPTY);
+	expect_keys(bucket, keys, 2);
+	expect_server(bucket, "full/f", "data", 4);
+	IT_ASSERT_ERRNO(rmdir(it_path(&m, "full/f")), ENOTDIR);
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+}
+
+/* A directory that exists only because keys below it do. */
+IT_TEST(test_implicit_directory)
+{
+	static const char *const root[] = {"imp", "top.txt"};
+	static const char *const imp[] = {"a", "sub"};
+	static const char *const sub[] = {"b"};
+	static const char *const keys[] = {"imp/a", "imp/sub/b", "top.txt"};
+	char bucket[64];
+	struct it_mount m;
+
+	it_fresh_bucket(bucket);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "imp/a", "AAA", 3, NULL), 200);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "imp/sub/b", "BB", 2, NULL), 200);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "top.txt", "T", 1, NULL), 200);
+	it_mount(&m, bucket, NULL);
+	expect_listing(it_path(&m, NULL), root, 2);
+	expect_dir(it_path(&m, "imp"));
+	expect_dir(it_path(&m, "imp/sub"));
+	expect_listing(it_path(&m, "imp"), imp, 2);
+	expect_listing(it_path(&m, "imp/sub"), sub, 1);
+	{
+		void *data = NULL;
+		size_t len = 0;
+
+		IT_ASSERT_EQ_INT(it_read_file(it_path(&m, "imp/sub/b"), &data,
+					      &len), 0);
+		IT_ASSERT_EQ_INT(len, 2);
+		IT_ASSERT_MEM(data, "BB", 2);
+		free(data);
+	}
+	/* Looking at it created nothing on the server. */
+	expect_keys(bucket, keys, 3);
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+}
+
+/* 2,000 entries span two list pages of 1,000 keys (plus a third: 2,000
+ * is not a multiple of what some servers return): every name once. */
+IT_TEST(test_readdir_2000)
+{
+	enum { N = 2000 };
+	char **keys = calloc(N + 1, sizeof(*keys));
+	char **names = calloc(N + 1, sizeof(*names));
+	char bucket[64];
+	struct it_mount m;
+	long t0;
+	size_t n = 0;
+	char **got;
+
+	IT_ASSERT(keys != NULL && names != NULL);
+	for (size_t i = 0; i < N; i++) {
+		IT_ASSERT(asprintf(&keys[i], "many/entry-%04zu", i) > 0);
+		names[i] = keys[i] + strlen("many/");
+	}
+	it_fresh_bucket(bucket);
+	t0 = it_now_ms();
+	put_many(bucket, (const char *const *)keys, N);
+	it_log("%d objects put in %ld ms", N, it_now_ms() - t0);
+	it_mount(&m, bucket, NULL);
+	got = list_dir(it_path(&m, "many"), &n);
+	IT_ASSERT_EQ_INT(n, N);
+	for (size_t i = 0; i < N; i++)
+		IT_ASSERT_EQ_STR(got[i], names[i]);
+	it_strv_free(got);
+	/* The root lists the directory once, whatever the page size. */
+	{
+		static const char *const root[] = {"many"};
+
+		expect_listing(it_path(&m, NULL), root, 1);
+	}
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+	for (size_t i = 0; i < N; i++)
+		free(keys[i]);
+	free(keys);
+	free(names);
+}
+
+IT_TEST(test_rename_file)
+{
+	static const char data[] = "renamed content";
+	char bucket[64];
+	struct it_mount m;
+	struct stat st;
+
+	it_fresh_bucket(bucket);
+	it_mount(&m, bucket, NULL);
+	IT_ASSERT_EQ_INT(it_write_file(it_path(&m, "r1"), data, strlen(data)),
+			 0);
+	IT_ASSERT_OK(rename(it_path(&m, "r1"), it_path(&m, "r2")));
+	expect_server(bucket, "r2", data, strlen(data));
+	expect_absent(bucket, "r1");
+	IT_ASSERT_ERRNO(stat(it_path(&m, "r1"), &st), ENOENT);
+	IT_ASSERT_OK(stat(it_path(&m, "r2"), &st));
+	IT_ASSERT_EQ_INT(st.st_size, strlen(data));
+	/* Into a directory. */
+	IT_ASSERT_OK(mkdir(it_path(&m, "dd"), 0755));
+	IT_ASSERT_OK(rename(it_path(&m, "r2"), it_path(&m, "dd/r3")));
+	expect_server(bucket, "dd/r3", data, strlen(data));
+	expect_absent(bucket, "r2");
+	IT_ASSERT_ERRNO(rename(it_path(&m, "nope"), it_path(&m, "x")),
+			ENOENT);
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+}
+
+IT_TEST(test_rename_directory_tree)
+{
+	static const char *const after[] = {"ee/", "ee/a", "ee/sub/",
+					    "ee/sub/b", "ee/sub/deeper/c",
+					    "other"};
+	static const char *const listing[] = {"a", "sub"};
+	char bucket[64];
+	struct it_mount m;
+	struct stat st;
+
+	it_fresh_bucket(bucket);
+	it_mount(&m, bucket, NULL);
+	IT_ASSERT_OK(mkdir(it_path(&m, "dd"), 0755));
+	IT_ASSERT_OK(mkdir(it_path(&m, "dd/sub"), 0755));
+	IT_ASSERT_EQ_INT(it_write_file(it_path(&m, "dd/a"), "A", 1), 0);
+	IT_ASSERT_EQ_INT(it_write_file(it_path(&m, "dd/sub/b"), "BB", 2), 0);
+	IT_ASSERT_EQ_INT(it_write_file(it_path(&m, "other"), "O", 1), 0);
+	/* A key put by someone else below an implicit subdirectory. */
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "dd/sub/deeper/c", "CCC", 3, NULL),
+			 200);
+	IT_ASSERT_OK(rename(it_path(&m, "dd"), it_path(&m, "ee")));
+	expect_keys(bucket, after, sizeof(after) / sizeof(after[0]));
+	expect_server(bucket, "ee/a", "A", 1);
+	expect_server(bucket, "ee/sub/b", "BB", 2);
+	expect_server(bucket, "ee/sub/deeper/c", "CCC", 3);
+	IT_ASSERT_ERRNO(stat(it_path(&m, "dd"), &st), ENOENT);
+	expect_listing(it_path(&m, "ee"), listing, 2);
+	/* A directory cannot move into itself. */
+	IT_ASSERT_ERRNO(rename(it_path(&m, "ee"), it_path(&m, "ee/sub/in")),
+			EINVAL);
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+}
+
+IT_TEST(test_rename_replaces_file)
+{
+	static const char *const keys[] = {"y"};
+	char bucket[64];
+	struct it_mount m;
+
+	it_fresh_bucket(bucket);
+	it_mount(&m, bucket, NULL);
+	IT_ASSERT_EQ_INT(it_write_file(it_path(&m, "x"), "xxx", 3), 0);
+	IT_ASSERT_EQ_INT(it_write_file(it_path(&m, "y"), "yyyyyy", 6), 0);
+	IT_ASSERT_OK(rename(it_path(&m, "x"), it_path(&m, "y")));
+	expect_server(bucket, "y", "xxx", 3);
+	expect_keys(bucket, keys, 1);
+	{
+		void *data = NULL;
+		size_t len = 0;
+
+		IT_ASSERT_EQ_INT(it_read_file(it_path(&m, "y"), &data, &len),
+				 0);
+		IT_ASSERT_EQ_INT(len, 3);
+		IT_ASSERT_MEM(data, "xxx", 3);
+		free(data);
+	}
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+}
+
+IT_TEST(test_rename_dir_onto_nonempty_dir)
+{
+	static const char *const keys[] = {"s/", "s/f", "t/", "t/g"};
+	char bucket[64];
+	struct it_mount m;
+
+	it_fresh_bucket(bucket);
+	it_mount(&m, bucket, NULL);
+	IT_ASSERT_OK(mkdir(it_path(&m, "s"), 0755));
+	IT_ASSERT_OK(mkdir(it_path(&m, "t"), 0755));
+	IT_ASSERT_EQ_INT(it_write_file(it_path(&m, "s/f"), "F", 1), 0);
+	IT_ASSERT_EQ_INT(it_write_file(it_path(&m, "t/g"), "G", 1), 0);
+	IT_ASSERT_ERRNO(rename(it_path(&m, "s"), it_path(&m, "t")),
+			ENOTEMPTY);
+	expect_keys(bucket, keys, 4);
+	/* File onto directory and directory onto file. */
+	IT_ASSERT_ERRNO(rename(it_path(&m, "s/f"), it_path(&m, "t")), EISDIR);
+	IT_ASSERT_ERRNO(rename(it_path(&m, "s"), it_path(&m, "t/g")),
+			ENOTDIR);
+	expect_keys(bucket, keys, 4);
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+}
+
+/* Keys that cannot be file names are skipped; everything else shows and
+ * the mount survives. */
+IT_TEST(test_unrepresentable_keys)
+{
+	char long_key[320];
+	const char *const keys[] = {"bad//x", "d/./y",	  "d/../z",
+				    long_key, "d/ok",	  "good.txt",
+				    "long/fine"};
+	char bucket[64];
+	struct it_mount m;
+	size_t n = 0;
+	char **root;
+
+	memcpy(long_key, "long/", 5);
+	memset(long_key + 5, 'a', 300);
+	long_key[305] = '\0';
+	it_fresh_bucket(bucket);
+	put_many(bucket, keys, sizeof(keys) / sizeof(keys[0]));
+	/* Sorted as S3 lists them; they reached the server unchanged. */
+	{
+		const char *const want[] = {"bad//x",   "d/../z", "d/./y",
+					    "d/ok",	"good.txt", long_key,
+					    "long/fine"};
+
+		expect_keys(bucket, want, sizeof(want) / sizeof(want[0]));
+	}
+	it_mount(&m, bucket, NULL);
+
+	/* Root: good.txt, d and long must show; "bad" may show as an
+	 * (empty-looking) directory, nothing else may. */
+	root = list_dir(it_path(&m, NULL), &n);
+	{
+		bool good = false, d = false, lng = false;
+
+		for (size_t i = 0; i < n; i++) {
+			good |= strcmp(root[i], "good.txt") == 0;
+			d |= strcmp(root[i], "d") == 0;
+			lng |= strcmp(root[i], "long") == 0;
+			IT_ASSERT_MSG(strcmp(root[i], "good.txt") == 0 ||
+					      strcmp(root[i], "d") == 0 ||
+					      strcmp(root[i], "long") == 0 ||
+					      strcmp(root[i], "bad") == 0,
+				      "unexpected root entry '%s'", root[i]);
+		}
+		IT_ASSERT(good && d && lng);
+	}
+	it_strv_free(root);
+	{
+		static const char *const dl[] = {"ok"};
+		static const char *const ll[] = {"fine"};
+
+		expect_listing(it_path(&m, "d"), dl, 1);
+		expect_listing(it_path(&m, "long"), ll, 1);
+	}
+	{
+		void *data = NULL;
+		size_t len = 0;
+
+		IT_ASSERT_EQ_INT(it_read_file(it_path(&m, "d/ok"), &data,
+					      &len), 0);
+		IT_ASSERT_EQ_INT(len, 4);
+		IT_ASSERT_MEM(data, "d/ok", 4);
+		free(data);
+	}
+	/* The skipped keys are left alone. */
+	expect_server(bucket, "bad//x", "bad//x", 6);
+	expect_server(bucket, long_key, long_key, strlen(long_key));
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+}
+
+IT_TEST(test_prefix_mount)
+{
+	static const char *const inside[] = {"in.txt", "inner"};
+	static const char *const after[] = {"other.txt", "sub/in.txt",
+					    "sub/inner/deep", "sub/nd/",
+					    "sub/new.txt", "subx/no"};
+	char bucket[64], spec[80];
+	struct it_mount m;
+	struct stat st;
+
+	it_fresh_bucket(bucket);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "sub/in.txt", "IN", 2, NULL), 200);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "sub/inner/deep", "D", 1, NULL),
+			 200);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "other.txt", "OUT", 3, NULL), 200);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "subx/no", "NO", 2, NULL), 200);
+	snprintf(spec, sizeof(spec), "%s:/sub", bucket);
+	it_mount(&m, spec, NULL);
+	expect_listing(it_path(&m, NULL), inside, 2);
+	IT_ASSERT_ERRNO(stat(it_path(&m, "other.txt"), &st), ENOENT);
+	{
+		void *data = NULL;
+		size_t len = 0;
+
+		IT_ASSERT_EQ_INT(it_read_file(it_path(&m, "in.txt"), &data,
+					      &len), 0);
+		IT_ASSERT_EQ_INT(len, 2);
+		IT_ASSERT_MEM(data, "IN", 2);
+		free(data);
+	}
+	IT_ASSERT_EQ_INT(it_write_file(it_path(&m, "new.txt"), "NEW", 3), 0);
+	IT_ASSERT_OK(mkdir(it_path(&m, "nd"), 0755));
+	expect_keys(bucket, after, sizeof(after) / sizeof(after[0]));
+	expect_server(bucket, "sub/new.txt", "NEW", 3);
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+}
