@@ -17,6 +17,19 @@ struct fs_ctx *fs_ctx_get(void)
 	return fuse_get_context()->private_data;
 }
 
+void fs_ctx_new_meta(struct fs_ctx *ctx, struct s3_meta *m, mode_t mode)
+{
+	struct fuse_context *fc = fuse_get_context();
+	bool in_op = fc != NULL && fc->private_data == ctx;
+
+	memset(m, 0, sizeof(*m));
+	m->has_mode = m->has_uid = m->has_gid = m->has_mtime = true;
+	m->mode = mode;
+	m->uid = in_op ? fc->uid : ctx->uid;
+	m->gid = in_op ? fc->gid : ctx->gid;
+	clock_gettime(CLOCK_REALTIME, &m->mtime);
+}
+
 int fs_ctx_mkdirs(const char *path)
 {
 	char buf[4096];

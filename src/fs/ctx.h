@@ -47,6 +47,10 @@ int fs_ctx_init(struct fs_ctx *ctx, struct fs_options *o,
 		struct s3_client *s3, char *err, size_t err_len);
 void fs_ctx_destroy(struct fs_ctx *ctx);
 
+/** Metadata for an object the calling user creates now: @p mode (with
+ * its type bits), the caller's uid/gid, mtime now. */
+void fs_ctx_new_meta(struct fs_ctx *ctx, struct s3_meta *m, mode_t mode);
+
 /** mkdir -p with mode 0700 for the last component. */
 int fs_ctx_mkdirs(const char *path);
 

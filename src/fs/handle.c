@@ -154,6 +154,16 @@ static int staging_fill(struct fs_ctx *ctx, struct fs_handle *h)
 	return rc;
 }
 
+/* The handle now stands for the object version described by @p e. */
+static void adopt_snapshot(struct fs_handle *h, const struct attr_entry *e)
+{
+	snprintf(h->etag, sizeof(h->etag), "%s", e->etag);
+	h->size = e->size;
+	h->last_modified = e->last_modified;
+	h->meta = e->meta;
+	h->meta.token[0] = '\0';
+}
+
 /* Snapshot and content of an existing object in one GET. */
 static int open_download(struct fs_ctx *ctx, struct fs_handle *h)
 {
@@ -175,25 +185,10 @@ static int open_download(struct fs_ctx *ctx, struct fs_handle *h)
 	}
 	if (rc != 0)
 		return rc;
-	snprintf(h->etag, sizeof(h->etag), "%s", info.etag);
-	h->size = info.size;
-	h->last_modified = info.last_modified;
-	h->meta = info.meta;
-	h->meta.token[0] = '\0';
 	fs_lookup_entry_from_info(&e, &info);
+	adopt_snapshot(h, &e);
 	attr_cache_put(ctx->attrs, h->rel, &e, gen);
 	return 0;
-}
-
-static void default_meta(struct fs_ctx *ctx, struct s3_meta *m, mode_t mode)
-{
-	struct fuse_context *fc = fuse_get_context();
-
-	memset(m, 0, sizeof(*m));
-	m->has_mode = m->has_uid = m->has_gid = true;
-	m->mode = S_IFREG | (mode & 07777);
-	m->uid = fc && fc->private_data == ctx ? fc->uid : ctx->uid;
-	m->gid = fc && fc->private_data == ctx ? fc->gid : ctx->gid;
 }
 
 int fs_handle_open(struct fs_ctx *ctx, const char *rel, int flags,
@@ -211,7 +206,8 @@ int fs_handle_open(struct fs_ctx *ctx, const char *rel, int flags,
 	h->writable = acc == O_WRONLY || acc == O_RDWR;
 	h->owner_tgid = fc ? fs_handle_tgid_of(fc->pid) : getpid();
 	if (create) {
-		default_meta(ctx, &h->meta, mode);
+		fs_ctx_new_meta(ctx, &h->meta, S_IFREG | (mode & 07777));
+		h->meta.has_mtime = false;
 		h->is_new = true;
 		h->dirty = true;
 		h->writable = true;
@@ -248,11 +244,7 @@ int fs_handle_open(struct fs_ctx *ctx, const char *rel, int flags,
 		rc = -EISDIR;
 		goto out;
 	}
-	snprintf(h->etag, sizeof(h->etag), "%s", e.etag);
-	h->size = e.size;
-	h->last_modified = e.last_modified;
-	h->meta = e.meta;
-	h->meta.token[0] = '\0';
+	adopt_snapshot(h, &e);
 	if (h->writable) {
 		rc = staging_create(ctx, h);
 		if (rc != 0)
@@ -285,10 +277,7 @@ static int refresh_snapshot(struct fs_ctx *ctx, struct fs_handle *h)
 	if (e.kind != ATTR_FILE)
 		return -ENOENT;
 	log_debug("'%s': snapshot refreshed before the first read", h->key);
-	snprintf(h->etag, sizeof(h->etag), "%s", e.etag);
-	h->size = e.size;
-	h->last_modified = e.last_modified;
-	h->meta = e.meta;
+	adopt_snapshot(h, &e);
 	return 0;
 }
 

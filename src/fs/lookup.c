@@ -31,29 +31,44 @@ void fs_lookup_entry_from_info(struct attr_entry *e,
 	e->meta = info->meta;
 }
 
+/* The first @p max keys below "rel/" (no delimiter); *key_take is that
+ * prefix, for the caller to compare with and free. */
+static int list_below(struct fs_ctx *ctx, const char *rel, int max,
+		      struct s3_list_result *res, char **key_take)
+{
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	*key_take = fs_path_key(ctx->opts.prefix, rel, true);
+	if (*key_take == NULL)
+		return -ENOMEM;
+	rc = s3_list_objects(ctx->s3, *key_take, NULL, NULL, max, res, NULL);
+	if (rc != 0) {
+		free(*key_take);
+		*key_take = NULL;
+	}
+	return rc;
+}
+
 /* Does anything exist below "rel/"? Fills @p e as a directory if so. */
 static int probe_dir(struct fs_ctx *ctx, const char *rel,
 		     struct attr_entry *e)
 {
 	struct s3_list_result res;
-	char *key = fs_path_key(ctx->opts.prefix, rel, true);
-	int rc;
+	char *key = NULL;
+	int rc = list_below(ctx, rel, 1, &res, &key);
 
-	if (key == NULL)
-		return -ENOMEM;
-	memset(&res, 0, sizeof(res));
-	rc = s3_list_objects(ctx->s3, key, NULL, NULL, 1, &res, NULL);
-	if (rc == 0) {
-		if (res.n_objects == 0 && res.n_prefixes == 0) {
-			rc = -ENOENT;
-		} else {
-			memset(e, 0, sizeof(*e));
-			e->kind = ATTR_DIR;
-			e->dir_marker = res.n_objects > 0 &&
-					strcmp(res.objects[0].key, key) == 0;
-			if (e->dir_marker)
-				e->last_modified = res.objects[0].mtime;
-		}
+	if (rc != 0)
+		return rc;
+	if (res.n_objects == 0 && res.n_prefixes == 0) {
+		rc = -ENOENT;
+	} else {
+		memset(e, 0, sizeof(*e));
+		e->kind = ATTR_DIR;
+		e->dir_marker = res.n_objects > 0 &&
+				strcmp(res.objects[0].key, key) == 0;
+		if (e->dir_marker)
+			e->last_modified = res.objects[0].mtime;
 	}
 	s3_list_result_free(&res);
 	free(key);
@@ -336,22 +351,17 @@ void fs_listing_release(struct fs_ctx *ctx, struct fs_listing *l)
 int fs_lookup_dir_nonempty(struct fs_ctx *ctx, const char *rel)
 {
 	struct s3_list_result res;
-	char *key = fs_path_key(ctx->opts.prefix, rel, true);
-	int rc;
-
-	if (key == NULL)
-		return -ENOMEM;
-	memset(&res, 0, sizeof(res));
+	char *key = NULL;
 	/* Two keys: the directory's own marker may be the first. */
-	rc = s3_list_objects(ctx->s3, key, NULL, NULL, 2, &res, NULL);
-	if (rc == 0) {
-		rc = 0;
-		for (size_t i = 0; i < res.n_objects; i++)
-			if (strcmp(res.objects[i].key, key) != 0)
-				rc = 1;
-		if (res.n_prefixes > 0)
+	int rc = list_below(ctx, rel, 2, &res, &key);
+
+	if (rc != 0)
+		return rc;
+	for (size_t i = 0; i < res.n_objects; i++)
+		if (strcmp(res.objects[i].key, key) != 0)
 			rc = 1;
-	}
+	if (res.n_prefixes > 0)
+		rc = 1;
 	s3_list_result_free(&res);
 	free(key);
 	return rc;

@@ -101,12 +101,14 @@ int fs_ops_unlink(const char *path)
 	return rc == -ENOENT ? 0 : rc;
 }
 
-int fs_ops_mkdir(const char *path, mode_t mode)
+/* Create a new name whose object holds @p data (a symlink) or nothing
+ * (a directory marker "rel/"): If-None-Match: * makes it atomic across
+ * machines, so a name taken meanwhile gives EEXIST. */
+static int create_object(struct fs_ctx *ctx, const char *rel, mode_t mode,
+			 const char *data, size_t len)
 {
-	struct fs_ctx *ctx = fs_ctx_get();
-	struct fuse_context *fc = fuse_get_context();
-	const char *rel = fs_path_rel(path);
 	struct s3_write_cond cond = {.if_none_match = true};
+	bool dir = S_ISDIR(mode);
 	struct s3_object_info info;
 	struct attr_entry e;
 	struct s3_meta meta;
@@ -118,31 +120,33 @@ int fs_ops_mkdir(const char *path, mode_t mode)
 		return -EEXIST;
 	if (rc != -ENOENT)
 		return rc;
-	key = fs_path_key(ctx->opts.prefix, rel, true);
+	key = fs_path_key(ctx->opts.prefix, rel, dir);
 	if (key == NULL)
 		return -ENOMEM;
-	memset(&meta, 0, sizeof(meta));
-	meta.has_mode = meta.has_uid = meta.has_gid = meta.has_mtime = true;
-	meta.mode = S_IFDIR | (mode & 07777);
-	meta.uid = fc->uid;
-	meta.gid = fc->gid;
-	clock_gettime(CLOCK_REALTIME, &meta.mtime);
+	fs_ctx_new_meta(ctx, &meta, mode);
 	memset(&info, 0, sizeof(info));
-	rc = fs_ops_put_small(ctx, key, NULL, 0, &cond, &meta, &info);
+	rc = fs_ops_put_small(ctx, key, data, len, &cond, &meta, &info);
 	if (rc == -EBUSY)
 		rc = -EEXIST;
 	if (rc == 0) {
-		memset(&e, 0, sizeof(e));
-		e.kind = ATTR_DIR;
-		e.dir_marker = true;
-		e.meta_known = true;
+		fs_lookup_entry_from_info(&e, &info);
+		e.kind = dir ? ATTR_DIR : ATTR_FILE;
+		e.dir_marker = dir;
+		e.size = len;
 		e.meta = meta;
 		e.last_modified = time(NULL);
 		fs_lookup_note_change(ctx, rel, &e);
-		dir_cache_invalidate(ctx->dirs, rel);
+		if (dir)
+			dir_cache_invalidate(ctx->dirs, rel);
 	}
 	free(key);
 	return rc;
+}
+
+int fs_ops_mkdir(const char *path, mode_t mode)
+{
+	return create_object(fs_ctx_get(), fs_path_rel(path),
+			     S_IFDIR | (mode & 07777), NULL, 0);
 }
 
 int fs_ops_rmdir(const char *path)
@@ -313,44 +317,8 @@ out:
 
 int fs_ops_symlink(const char *target, const char *path)
 {
-	struct fs_ctx *ctx = fs_ctx_get();
-	struct fuse_context *fc = fuse_get_context();
-	const char *rel = fs_path_rel(path);
-	struct s3_write_cond cond = {.if_none_match = true};
-	struct s3_object_info info;
-	struct attr_entry e;
-	struct s3_meta meta;
-	char *key = NULL;
-	int rc;
-
-	rc = fs_lookup(ctx, rel, &e);
-	if (rc == 0)
-		return -EEXIST;
-	if (rc != -ENOENT)
-		return rc;
-	key = fs_path_key(ctx->opts.prefix, rel, false);
-	if (key == NULL)
-		return -ENOMEM;
-	memset(&meta, 0, sizeof(meta));
-	meta.has_mode = meta.has_uid = meta.has_gid = meta.has_mtime = true;
-	meta.mode = S_IFLNK | 0777;
-	meta.uid = fc->uid;
-	meta.gid = fc->gid;
-	clock_gettime(CLOCK_REALTIME, &meta.mtime);
-	memset(&info, 0, sizeof(info));
-	rc = fs_ops_put_small(ctx, key, target, strlen(target), &cond, &meta,
-			      &info);
-	if (rc == -EBUSY)
-		rc = -EEXIST;
-	if (rc == 0) {
-		fs_lookup_entry_from_info(&e, &info);
-		e.size = strlen(target);
-		e.meta = meta;
-		e.last_modified = time(NULL);
-		fs_lookup_note_change(ctx, rel, &e);
-	}
-	free(key);
-	return rc;
+	return create_object(fs_ctx_get(), fs_path_rel(path), S_IFLNK | 0777,
+			     target, strlen(target));
 }
 
 int fs_ops_readlink(const char *path, char *buf, size_t size)
