@@ -859,9 +859,13 @@ int s3_get_object(struct s3_client *c, const char *key, uint64_t off,
 	}
 	if (rc == 0 && info) {
 		info_from_resp(info, &out.resp);
-		/* A 206 has the part's length, not the object's: only a short
-		 * read tells the size. */
-		if (out.resp.status == 206)
+		/* Content-Length of a 206 or 416 is the part's, not the
+		 * object's: Content-Range has the size, else a short read
+		 * tells it. */
+		if ((out.resp.status == 206 || out.resp.status == 416) &&
+		    out.resp.range_total >= 0)
+			info->size = (uint64_t)out.resp.range_total;
+		else if (out.resp.status == 206)
 			info->size = *got < len ? off + *got : 0;
 		else if (out.resp.status == 416)
 			info->size = 0;

@@ -25,6 +25,7 @@ void s3_http_response_init(struct s3_http_response *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->content_length = -1;
+	r->range_total = -1;
 	buf_init(&r->err_body, ERR_BODY_MAX);
 }
 
@@ -93,6 +94,7 @@ static int parse_status_line(const char *line, size_t len,
 	resp->request_id[0] = '\0';
 	resp->last_modified[0] = '\0';
 	resp->content_length = -1;
+	resp->range_total = -1;
 	resp->status = status;
 	return 0;
 }
@@ -128,6 +130,40 @@ static int add_meta(struct s3_http_response *resp, const char *name,
 static bool name_is(const char *name, size_t n, const char *want)
 {
 	return strlen(want) == n && strncasecmp(name, want, n) == 0;
+}
+
+/* A decimal count of bytes that fills all of [v, v+n). */
+static int parse_count(const char *v, size_t n, int64_t *out)
+{
+	char tmp[32];
+	char *endp = NULL;
+	long long ll;
+
+	if (n == 0 || copy_field(tmp, sizeof(tmp), v, n) < 0)
+		return -EPROTO;
+	errno = 0;
+	ll = strtoll(tmp, &endp, 10);
+	if (errno || *endp != '\0' || ll < 0)
+		return -EPROTO;
+	*out = ll;
+	return 0;
+}
+
+/* Content-Range "bytes a-b/N" (206), or with "*" for a-b (416): the N,
+ * which is the size of the whole object. An unknown size ("*" for N)
+ * leaves -1. */
+static int parse_content_range(const char *v, size_t n,
+			       struct s3_http_response *resp)
+{
+	const char *slash = memchr(v, '/', n);
+	size_t total_len;
+
+	if (n < 6 || strncasecmp(v, "bytes ", 6) != 0 || !slash)
+		return -EPROTO;
+	total_len = n - (size_t)(slash + 1 - v);
+	if (total_len == 1 && slash[1] == '*')
+		return 0;
+	return parse_count(slash + 1, total_len, &resp->range_total);
 }
 
 int s3_http_parse_header_line(const char *line, size_t len,
@@ -174,21 +210,10 @@ int s3_http_parse_header_line(const char *line, size_t len,
 		return copy_field(resp->last_modified,
 				  sizeof(resp->last_modified), value,
 				  value_len);
-	if (name_is(name, name_len, "content-length")) {
-		char tmp[32];
-		char *endp = NULL;
-		long long v;
-
-		if (copy_field(tmp, sizeof(tmp), value, value_len) < 0 ||
-		    value_len == 0)
-			return -EPROTO;
-		errno = 0;
-		v = strtoll(tmp, &endp, 10);
-		if (errno || *endp != '\0' || v < 0)
-			return -EPROTO;
-		resp->content_length = v;
-		return 0;
-	}
+	if (name_is(name, name_len, "content-length"))
+		return parse_count(value, value_len, &resp->content_length);
+	if (name_is(name, name_len, "content-range"))
+		return parse_content_range(value, value_len, resp);
 	if (name_len > meta_prefix_len &&
 	    strncasecmp(name, meta_prefix, meta_prefix_len) == 0)
 		return add_meta(resp, name + meta_prefix_len,

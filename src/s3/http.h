@@ -59,6 +59,8 @@ struct s3_http_response {
 	char etag[S3_ETAG_MAX];	   /**< ETag header as sent, "" when absent */
 	char request_id[S3_REQUEST_ID_MAX]; /**< x-amz-request-id */
 	int64_t content_length;		    /**< -1 when absent */
+	/** N of Content-Range "bytes a-b/N", -1 when absent */
+	int64_t range_total;
 	char last_modified[64];		    /**< raw Last-Modified header */
 	uint64_t body_received; /**< bytes delivered to dst/fd/text */
 	struct buf err_body;	/**< non-2xx body (XML error), bounded */

@@ -40,6 +40,7 @@ struct fake_resp {
 	const char *token;    /* x-amz-meta-etagfs-token of a HEAD */
 	bool echo_token;      /* HEAD answers with the last PUT's token */
 	const char *last_modified;
+	const char *content_range;
 };
 
 struct fake_req {
@@ -194,6 +195,8 @@ static int fake_perform(void *impl, const struct s3_http_request *req,
 		feed(resp, "x-amz-meta-etagfs-token: %s\r\n", f->last_token);
 	if (s->last_modified)
 		feed(resp, "Last-Modified: %s\r\n", s->last_modified);
+	if (s->content_range)
+		feed(resp, "Content-Range: %s\r\n", s->content_range);
 	if (s->body)
 		feed(resp, "Content-Length: %zu\r\n", strlen(s->body));
 	if (!req->no_body) {
@@ -715,7 +718,8 @@ START_TEST(test_get_range)
 	size_t got = 0;
 
 	script((struct fake_resp){ .status = 206, .etag = "\"v1\"",
-				   .body = "0123456789" });
+				   .body = "0123456789",
+				   .content_range = "bytes 10-19/4096" });
 	ck_assert_int_eq(s3_get_object(cl, "k", 10, sizeof(dst), "v1", dst,
 				       &got, &info, NULL),
 			 0);
@@ -724,13 +728,39 @@ START_TEST(test_get_range)
 	ck_assert_str_eq(hdr(0, "Range"), "bytes=10-19");
 	ck_assert_str_eq(hdr(0, "If-Match"), "\"v1\"");
 	ck_assert_str_eq(info.etag, "\"v1\"");
+	/* The object's size, from Content-Range, not the part's 10. */
+	ck_assert_uint_eq(info.size, 4096);
 
 	/* A short read at the end of the object. */
-	script((struct fake_resp){ .status = 206, .body = "xyz" });
+	script((struct fake_resp){ .status = 206, .body = "xyz",
+				   .content_range = "bytes 20-22/23" });
 	ck_assert_int_eq(s3_get_object(cl, "k", 20, sizeof(dst), NULL, dst,
 				       &got, &info, NULL),
 			 0);
 	ck_assert_uint_eq(got, 3);
+	ck_assert_uint_eq(info.size, 23);
+
+	/* Without Content-Range only a short read tells the size. */
+	script((struct fake_resp){ .status = 206, .body = "xyz" });
+	ck_assert_int_eq(s3_get_object(cl, "k", 30, sizeof(dst), NULL, dst,
+				       &got, &info, NULL),
+			 0);
+	ck_assert_uint_eq(info.size, 33);
+	script((struct fake_resp){ .status = 206, .body = "0123456789" });
+	ck_assert_int_eq(s3_get_object(cl, "k", 30, sizeof(dst), NULL, dst,
+				       &got, &info, NULL),
+			 0);
+	ck_assert_uint_eq(info.size, 0);
+
+	/* Past the end: the 416 names the size after "bytes *" too. */
+	script((struct fake_resp){
+		.status = 416,
+		.body = "<Error><Code>InvalidRange</Code></Error>",
+		.content_range = "bytes */23" });
+	ck_assert_int_eq(s3_get_object(cl, "k", 40, sizeof(dst), NULL, dst,
+				       &got, &info, NULL),
+			 0);
+	ck_assert_uint_eq(got, 0);
 	ck_assert_uint_eq(info.size, 23);
 }
 END_TEST
@@ -1119,6 +1149,43 @@ START_TEST(test_header_parsing)
 			 -EPROTO);
 	ck_assert_int_eq(s3_http_parse_header_line("HTTP/1.1 2", 10, &r),
 			 -EPROTO);
+	s3_http_response_free(&r);
+}
+END_TEST
+
+static const struct range_case {
+	const char *line;
+	int rc;
+	int64_t total;
+} range_cases[] = {
+	{ "Content-Range: bytes 0-9/1234\r\n", 0, 1234 },
+	{ "content-range:  bytes 5-5/6 \r\n", 0, 6 },
+	{ "Content-Range: bytes */77\r\n", 0, 77 },
+	{ "Content-Range: bytes 0-9/*\r\n", 0, -1 },
+	{ "Content-Range: bytes 0-9/0\r\n", 0, 0 },
+	{ "Content-Range: bytes 0-9/-5\r\n", -EPROTO, -1 },
+	{ "Content-Range: bytes 0-9/12x\r\n", -EPROTO, -1 },
+	{ "Content-Range: bytes 0-9/\r\n", -EPROTO, -1 },
+	{ "Content-Range: bytes 0-9\r\n", -EPROTO, -1 },
+	{ "Content-Range: items 0-9/10\r\n", -EPROTO, -1 },
+};
+
+START_TEST(test_content_range)
+{
+	const struct range_case *rc = &range_cases[_i];
+	struct s3_http_response r;
+
+	s3_http_response_init(&r);
+	ck_assert_int_eq(r.range_total, -1);
+	feed(&r, "HTTP/1.1 206 Partial Content\r\n");
+	ck_assert_int_eq(s3_http_parse_header_line(rc->line,
+						   strlen(rc->line), &r),
+			 rc->rc);
+	ck_assert_int_eq(r.range_total, rc->total);
+	/* A new status line (after an interim answer) forgets it. */
+	feed(&r, "Content-Range: bytes 0-0/9\r\n");
+	feed(&r, "HTTP/1.1 200 OK\r\n");
+	ck_assert_int_eq(r.range_total, -1);
 	s3_http_response_free(&r);
 }
 END_TEST
@@ -1872,6 +1939,8 @@ Suite *client_suite(void)
 	tcase_add_loop_test(tc, test_etag_equal, 0,
 			    sizeof(etag_cases) / sizeof(etag_cases[0]));
 	tcase_add_test(tc, test_header_parsing);
+	tcase_add_loop_test(tc, test_content_range, 0,
+			    sizeof(range_cases) / sizeof(range_cases[0]));
 	tcase_add_test(tc, test_head_last_modified);
 	tcase_add_loop_test(tc, test_probe, 0,
 			    sizeof(probe_cases) / sizeof(probe_cases[0]));
