@@ -85,12 +85,22 @@ struct s3_http {
 	void *impl;
 };
 
+/** Defaults for a timeout given as 0 (or less): the same as the mount
+ * options' defaults (connect_timeout=5, timeout=30), so that a program
+ * using the client directly behaves like the mount. */
+#define S3_HTTP_CONNECT_TIMEOUT_MS 5000
+#define S3_HTTP_STALL_TIMEOUT_MS 30000
+#define S3_HTTP_REQUEST_TIMEOUT_MS 30000
+
+/** Transport settings. A timeout of 0 means the default above. */
 struct s3_http_config {
 	const char *ca_file;	 /**< CA bundle, NULL for the system one */
 	bool insecure;		 /**< skip peer verification (option only) */
-	int connect_timeout_ms;	 /**< TCP+TLS connect */
-	int stall_timeout_ms;	 /**< no byte moved for this long: fail */
-	int request_timeout_ms;	 /**< whole exchange for bodiless requests */
+	int connect_timeout_ms;	 /**< TCP+TLS connect; 0: 5 s */
+	int stall_timeout_ms;	 /**< no byte moved for this long: fail;
+				      0: 30 s */
+	int request_timeout_ms;	 /**< whole exchange for bodiless requests;
+				      0: 30 s */
 	int max_connections;	 /**< pooled easy handles kept */
 	bool verbose;		 /**< libcurl trace at debug level, redacted */
 };

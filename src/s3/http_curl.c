@@ -536,6 +536,7 @@ int s3_http_curl_new(const struct s3_http_config *cfg, struct s3_http **out)
 {
 	struct curl_transport *t = NULL;
 	struct s3_http *h = NULL;
+	long stall_ms;
 	int rc = -ENOMEM;
 
 	*out = NULL;
@@ -556,14 +557,14 @@ int s3_http_curl_new(const struct s3_http_config *cfg, struct s3_http **out)
 	t->verbose = cfg->verbose;
 	t->connect_timeout_ms = cfg->connect_timeout_ms > 0 ?
 					cfg->connect_timeout_ms :
-					10000;
+					S3_HTTP_CONNECT_TIMEOUT_MS;
+	stall_ms = cfg->stall_timeout_ms > 0 ? cfg->stall_timeout_ms :
+					       S3_HTTP_STALL_TIMEOUT_MS;
 	/* LOW_SPEED_TIME counts seconds; round up so 1500 ms is not 1 s. */
-	t->stall_timeout_s = cfg->stall_timeout_ms > 0 ?
-				     (cfg->stall_timeout_ms + 999) / 1000 :
-				     60;
+	t->stall_timeout_s = (stall_ms + 999) / 1000;
 	t->request_timeout_ms = cfg->request_timeout_ms > 0 ?
 					cfg->request_timeout_ms :
-					60000;
+					S3_HTTP_REQUEST_TIMEOUT_MS;
 	t->max_idle = cfg->max_connections > 0 ? (size_t)cfg->max_connections
 						: 16;
 	t->idle = calloc(t->max_idle, sizeof(*t->idle));
