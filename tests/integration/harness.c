@@ -274,6 +274,9 @@ static void on_fatal_signal(int sig)
 	raise(sig);
 }
 
+static int rm_entry(const char *path, const struct stat *sb, int type,
+		    struct FTW *ftw);
+
 /* ------------------------------------------------------------ watchdog */
 
 static pthread_mutex_t wd_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -313,6 +316,10 @@ static void *watchdog_main(void *arg)
 		log_tail(r->log, 30);
 	emergency_cleanup();
 	pthread_mutex_unlock(&list_lock);
+	/* _exit skips at_exit_cleanup; the mounts are detached by now. */
+	if (!getenv("ETAGFS_IT_KEEP"))
+		nftw(it_env.tmp_root, rm_entry, 16,
+		     FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 	printf("%s: timed out\n", program_invocation_short_name);
 	fflush(stdout);
 	_exit(1);
