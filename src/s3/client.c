@@ -755,6 +755,17 @@ const char *s3_client_bucket(const struct s3_client *c)
 
 /* ---------------------------------------------------------- reads */
 
+/* The If-Match of a read, in the standard quoted form; @p etag holds the
+ * header value and must outlive @p o. */
+static void read_if_match(struct s3_client_op *o, const char *if_match,
+			  char *etag, size_t len)
+{
+	if (!if_match)
+		return;
+	s3_client_int_etag_wire(if_match, true, etag, len);
+	s3_client_int_op_header(o, "If-Match", etag);
+}
+
 int s3_check_bucket(struct s3_client *c, char *err, size_t err_len)
 {
 	struct s3_client_outcome out;
@@ -804,10 +815,7 @@ int s3_head_object(struct s3_client *c, const char *key, const char *if_match,
 	s3_client_int_op_init(&o, "HEAD", "HEAD", S3_OP_READ, key);
 	o.no_body = true;
 	o.counter = &c->stats.head;
-	if (if_match) {
-		s3_client_int_etag_wire(if_match, true, etag, sizeof(etag));
-		s3_client_int_op_header(&o, "If-Match", etag);
-	}
+	read_if_match(&o, if_match, etag, sizeof(etag));
 	rc = s3_client_int_run(c, &o, &out);
 	if (rc == 0 && out_info)
 		info_from_resp(out_info, &out.resp);
@@ -837,10 +845,7 @@ int s3_get_object(struct s3_client *c, const char *key, uint64_t off,
 	snprintf(range, sizeof(range), "bytes=%" PRIu64 "-%" PRIu64, off,
 		 off + len - 1);
 	s3_client_int_op_header(&o, "Range", range);
-	if (if_match) {
-		s3_client_int_etag_wire(if_match, true, etag, sizeof(etag));
-		s3_client_int_op_header(&o, "If-Match", etag);
-	}
+	read_if_match(&o, if_match, etag, sizeof(etag));
 	rc = s3_client_int_run(c, &o, &out);
 	if (out.resp.transport_errno == 0 && out.resp.status == 416) {
 		/* Past the end of the object: an empty read. */
@@ -886,10 +891,7 @@ int s3_get_object_to_fd(struct s3_client *c, const char *key,
 	s3_client_int_op_init(&o, "GET", "GET", S3_OP_READ, key);
 	o.counter = &c->stats.get;
 	o.resp_fd = fd;
-	if (if_match) {
-		s3_client_int_etag_wire(if_match, true, etag, sizeof(etag));
-		s3_client_int_op_header(&o, "If-Match", etag);
-	}
+	read_if_match(&o, if_match, etag, sizeof(etag));
 	rc = s3_client_int_run(c, &o, &out);
 	if (rc == 0 && out.resp.content_length >= 0 &&
 	    out.resp.body_received != (uint64_t)out.resp.content_length)
@@ -1003,6 +1005,18 @@ int s3_client_int_head_check_token(struct s3_client *c, const char *key,
 	return token[0] && strcmp(info->meta.token, token) == 0;
 }
 
+void s3_client_int_landed(const struct s3_client_op *o,
+			  const struct s3_object_info *head,
+			  struct s3_object_info *out_info, struct s3_status *st)
+{
+	log_info("s3: %s '%s': an ambiguous attempt had landed (token found)",
+		 o->name, o->key ? o->key : "");
+	if (st)
+		st->ambiguous_resolved = true;
+	if (out_info)
+		*out_info = *head;
+}
+
 /* Build the meta headers of a write; the token is made when asked for. */
 int s3_client_int_meta_headers(struct s3_client_op *o, const struct s3_meta *in,
 			       bool want_token, struct s3_meta *m,
@@ -1070,14 +1084,8 @@ int s3_put_object(struct s3_client *c, const char *key, int fd, off_t off,
 			break;
 		}
 		if (h == 1) {
-			log_info("s3: PUT '%s': an ambiguous attempt had "
-				 "landed (token found)",
-				 key);
 			rc = 0;
-			if (st)
-				st->ambiguous_resolved = true;
-			if (out_info)
-				*out_info = head;
+			s3_client_int_landed(&o, &head, out_info, st);
 			goto done;
 		}
 		/* The object is still the version we expected, yet the

@@ -149,6 +149,13 @@ int s3_client_int_head_check_token(struct s3_client *c, const char *key,
 				   const char *token,
 				   struct s3_object_info *info);
 
+/** An ambiguous attempt of @p o turned out to have landed: log it, mark
+ * @p st (may be NULL) resolved and copy @p head to @p out_info (may be
+ * NULL). */
+void s3_client_int_landed(const struct s3_client_op *o,
+			  const struct s3_object_info *head,
+			  struct s3_object_info *out_info, struct s3_status *st);
+
 /**
  * Add the x-amz-meta-* headers of a write from @p in (may be NULL) to
  * @p o; the effective metadata goes to @p m, with a fresh token when

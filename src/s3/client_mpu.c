@@ -348,14 +348,8 @@ int s3_mpu_complete(struct s3_client *c, const char *key,
 		int h = s3_client_int_head_check_token(c, key, token, &head);
 
 		if (h == 1) {
-			log_info("s3: COMPLETE '%s': an ambiguous attempt had "
-				 "landed (token found)",
-				 key);
 			rc = 0;
-			if (st)
-				st->ambiguous_resolved = true;
-			if (out_info)
-				*out_info = head;
+			s3_client_int_landed(&o, &head, out_info, st);
 			registry_get(c, upload_id, token, true);
 			goto done;
 		}

@@ -730,38 +730,44 @@ START_TEST(test_get_range)
 	ck_assert_str_eq(info.etag, "\"v1\"");
 	/* The object's size, from Content-Range, not the part's 10. */
 	ck_assert_uint_eq(info.size, 4096);
+}
+END_TEST
 
+/* The object size a ranged GET of 10 bytes from @p off reports. */
+static const struct size_case {
+	int status;
+	const char *body;
+	const char *content_range;
+	uint64_t off;
+	size_t got;
+	uint64_t size;
+} size_cases[] = {
 	/* A short read at the end of the object. */
-	script((struct fake_resp){ .status = 206, .body = "xyz",
-				   .content_range = "bytes 20-22/23" });
-	ck_assert_int_eq(s3_get_object(cl, "k", 20, sizeof(dst), NULL, dst,
-				       &got, &info, NULL),
-			 0);
-	ck_assert_uint_eq(got, 3);
-	ck_assert_uint_eq(info.size, 23);
-
+	{ 206, "xyz", "bytes 20-22/23", 20, 3, 23 },
 	/* Without Content-Range only a short read tells the size. */
-	script((struct fake_resp){ .status = 206, .body = "xyz" });
-	ck_assert_int_eq(s3_get_object(cl, "k", 30, sizeof(dst), NULL, dst,
-				       &got, &info, NULL),
-			 0);
-	ck_assert_uint_eq(info.size, 33);
-	script((struct fake_resp){ .status = 206, .body = "0123456789" });
-	ck_assert_int_eq(s3_get_object(cl, "k", 30, sizeof(dst), NULL, dst,
-				       &got, &info, NULL),
-			 0);
-	ck_assert_uint_eq(info.size, 0);
+	{ 206, "xyz", NULL, 30, 3, 33 },
+	{ 206, "0123456789", NULL, 30, 10, 0 },
+	/* Past the end: a 416 names the size after "bytes *" too. */
+	{ 416, "<Error><Code>InvalidRange</Code></Error>", "bytes */23", 40,
+	  0, 23 },
+	{ 416, "<Error><Code>InvalidRange</Code></Error>", NULL, 40, 0, 0 },
+};
 
-	/* Past the end: the 416 names the size after "bytes *" too. */
-	script((struct fake_resp){
-		.status = 416,
-		.body = "<Error><Code>InvalidRange</Code></Error>",
-		.content_range = "bytes */23" });
-	ck_assert_int_eq(s3_get_object(cl, "k", 40, sizeof(dst), NULL, dst,
-				       &got, &info, NULL),
+START_TEST(test_get_size)
+{
+	const struct size_case *sc = &size_cases[_i];
+	struct s3_object_info info;
+	char dst[10];
+	size_t got = 99;
+
+	script((struct fake_resp){ .status = sc->status,
+				   .body = sc->body,
+				   .content_range = sc->content_range });
+	ck_assert_int_eq(s3_get_object(cl, "k", sc->off, sizeof(dst), NULL,
+				       dst, &got, &info, NULL),
 			 0);
-	ck_assert_uint_eq(got, 0);
-	ck_assert_uint_eq(info.size, 23);
+	ck_assert_uint_eq(got, sc->got);
+	ck_assert_uint_eq(info.size, sc->size);
 }
 END_TEST
 
@@ -1923,6 +1929,8 @@ Suite *client_suite(void)
 	tcase_add_test(tc, test_get_412_is_estale);
 	tcase_add_test(tc, test_get_416_empty);
 	tcase_add_test(tc, test_get_range);
+	tcase_add_loop_test(tc, test_get_size, 0,
+			    sizeof(size_cases) / sizeof(size_cases[0]));
 	tcase_add_test(tc, test_get_range_ignored);
 	tcase_add_test(tc, test_get_to_fd);
 	tcase_add_test(tc, test_head_info);
