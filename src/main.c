@@ -186,20 +186,29 @@ int main(int argc, char *argv[])
 		rc = fail(err);
 		goto out;
 	}
+	/* libfuse checks its own options here, in one line, before the probe
+	 * writes anything to the bucket. The context is filled in below,
+	 * before the mount can call into it. */
+	fuse = fuse_new(&args, fs_ops_table(), sizeof(struct fuse_operations),
+			&ctx);
+	if (fuse == NULL) {
+		s3_client_free(s3);
+		goto out;
+	}
 	if (fs_ctx_init(&ctx, &o, s3, err, sizeof(err)) != 0) {
 		rc = fail(err);
 		goto out;
 	}
 	ctx.read_only = ctx.opts.read_only;
-	if (probe_server(&ctx, err, sizeof(err)) != 0) {
+	/* A read-only mount makes no conditional writes: no probe, and no
+	 * write permission needed. */
+	if (!ctx.read_only && probe_server(&ctx, err, sizeof(err)) != 0) {
 		rc = fail(err);
 		goto out;
 	}
-	/* libfuse reports unknown options itself, in one line. */
-	fuse = fuse_new(&args, fs_ops_table(), sizeof(struct fuse_operations),
-			&ctx);
-	if (fuse == NULL)
-		goto out;
+	if (ctx.read_only)
+		snprintf(ctx_caps_line, sizeof(ctx_caps_line),
+			 "read-only mount: no conditional-write probe");
 	if (fuse_mount(fuse, copts.mountpoint) != 0)
 		goto out;
 	mounted = 1;

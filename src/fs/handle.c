@@ -281,6 +281,19 @@ static int refresh_snapshot(struct fs_ctx *ctx, struct fs_handle *h)
 	return 0;
 }
 
+/* GET [off, off+size) of the snapshot, clamped to its size. */
+static int read_remote(struct fs_ctx *ctx, struct fs_handle *h, char *buf,
+		       size_t size, off_t off, size_t *got)
+{
+	*got = 0;
+	if ((uint64_t)off >= h->size || size == 0)
+		return 0;
+	if ((uint64_t)off + size > h->size)
+		size = (size_t)(h->size - (uint64_t)off);
+	return s3_get_object(ctx->s3, h->key, (uint64_t)off, size, h->etag,
+			     buf, got, NULL, NULL);
+}
+
 ssize_t fs_handle_read(struct fs_ctx *ctx, struct fs_handle *h, char *buf,
 		       size_t size, off_t off)
 {
@@ -295,23 +308,11 @@ ssize_t fs_handle_read(struct fs_ctx *ctx, struct fs_handle *h, char *buf,
 		got = n < 0 ? 0 : (size_t)n;
 		goto out;
 	}
-	if ((uint64_t)off >= h->size || size == 0) {
-		rc = 0;
-		goto out;
-	}
-	if ((uint64_t)off + size > h->size)
-		size = (size_t)(h->size - (uint64_t)off);
-	rc = s3_get_object(ctx->s3, h->key, (uint64_t)off, size, h->etag, buf,
-			   &got, NULL, NULL);
+	rc = read_remote(ctx, h, buf, size, off, &got);
 	if (rc == -ESTALE && !h->bytes_returned && !h->writable) {
 		rc = refresh_snapshot(ctx, h);
-		if (rc == 0 && (uint64_t)off < h->size) {
-			if ((uint64_t)off + size > h->size)
-				size = (size_t)(h->size - (uint64_t)off);
-			rc = s3_get_object(ctx->s3, h->key, (uint64_t)off,
-					   size, h->etag, buf, &got, NULL,
-					   NULL);
-		}
+		if (rc == 0)
+			rc = read_remote(ctx, h, buf, size, off, &got);
 	}
 	if (rc == -ENOENT)
 		rc = -ESTALE; /* the snapshot's object was deleted */
@@ -347,6 +348,7 @@ ssize_t fs_handle_write(struct fs_ctx *ctx, struct fs_handle *h,
 	}
 	if (done > 0) {
 		h->dirty = true;
+		h->meta.token[0] = '\0'; /* new content, new commit token */
 		if ((uint64_t)(off + done) > h->size)
 			h->size = (uint64_t)(off + done);
 	}
@@ -373,6 +375,7 @@ int fs_handle_truncate(struct fs_ctx *ctx, struct fs_handle *h, off_t size)
 	if (rc == 0) {
 		if ((uint64_t)size != h->size || h->is_new)
 			h->dirty = true;
+		h->meta.token[0] = '\0';
 		h->size = (uint64_t)size;
 	}
 out:
@@ -524,9 +527,18 @@ static int commit_locked(struct fs_ctx *ctx, struct fs_handle *h)
 	else
 		cond.if_match = h->if_match_override[0] ? h->if_match_override
 							: h->etag;
-	if (!h->mtime_explicit) {
-		clock_gettime(CLOCK_REALTIME, &h->meta.mtime);
-		h->meta.has_mtime = true;
+	/* The token (x-amz-meta-etagfs-token) identifies this content: it is
+	 * kept across a commit that failed ambiguously, so a retry that finds
+	 * the earlier attempt landed reports success, not a conflict. Any
+	 * change to the content or metadata clears it. */
+	if (h->meta.token[0] == '\0') {
+		rc = s3_meta_new_token(h->meta.token);
+		if (rc != 0)
+			return rc;
+		if (!h->mtime_explicit) {
+			clock_gettime(CLOCK_REALTIME, &h->meta.mtime);
+			h->meta.has_mtime = true;
+		}
 	}
 	memset(&info, 0, sizeof(info));
 	rc = commit_upload(ctx, h, &cond, &info);
@@ -591,6 +603,7 @@ void fs_handle_set_mode(struct fs_handle *h, mode_t mode)
 	h->meta.mode = (h->meta.mode & S_IFMT ? h->meta.mode & S_IFMT
 					       : S_IFREG) | (mode & 07777);
 	h->dirty = true;
+	h->meta.token[0] = '\0';
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -606,6 +619,7 @@ void fs_handle_set_owner(struct fs_handle *h, uid_t uid, gid_t gid)
 		h->meta.gid = gid;
 	}
 	h->dirty = true;
+	h->meta.token[0] = '\0';
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -616,6 +630,7 @@ void fs_handle_set_mtime(struct fs_handle *h, const struct timespec *mtime)
 	h->meta.mtime = *mtime;
 	h->mtime_explicit = true;
 	h->dirty = true;
+	h->meta.token[0] = '\0';
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -688,12 +703,14 @@ int fs_handle_set_if_match(struct fs_ctx *ctx, const char *rel, pid_t pid,
 	for (struct fs_handle *h = ctx->handles; h != NULL; h = h->next)
 		if (h->owner_tgid == tgid && h->writable &&
 		    strcmp(h->rel, rel) == 0) {
+			pthread_mutex_lock(&h->lock);
 			snprintf(h->if_match_override,
 				 sizeof(h->if_match_override), "%s", etag);
 			/* A new file committed against an earlier version
 			 * is an update of that version. */
 			h->is_new = false;
 			h->dirty = true;
+			pthread_mutex_unlock(&h->lock);
 			rc = 0;
 		}
 	pthread_mutex_unlock(&ctx->handles_lock);

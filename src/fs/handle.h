@@ -14,8 +14,10 @@
  *
  * Locking: each handle has its own mutex, held for the whole of each
  * operation on it (FUSE may call read/write on one handle from several
- * threads). The context's handle list has its own lock, never held while
- * a handle lock is taken.
+ * threads). The context's handle list has its own lock; the order is
+ * list lock, then handle lock (unlink, rename and the xattr precondition
+ * update handles found in the list), never the other way round, so a
+ * commit in progress holds its handle lock but never the list lock.
  */
 #ifndef ETAGFS_FS_HANDLE_H
 #define ETAGFS_FS_HANDLE_H

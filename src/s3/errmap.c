@@ -14,7 +14,8 @@
  *    caller would think it received data), so it is -EALREADY, which only
  *    a revalidating caller expects and handles.
  *  - 412 means "the version you named is gone" on a read (-ESTALE) and
- *    "somebody else wrote first" on a write or delete (-EBUSY).
+ *    "somebody else wrote first" on a write or delete (-EBUSY); so does
+ *    404 NoSuchKey on a write (AWS's answer to If-Match on a deleted key).
  *  - 416 InvalidRange is -EINVAL: reading at or past EOF is the caller's
  *    business (it knows the size and should not ask); the client may turn
  *    a 416 on a ranged GET into a short read, the table does not guess.
@@ -106,6 +107,10 @@ static const struct errmap_row errmap_table[] = {
 	{OP_ANY, ST(403), NULL, 0, -EACCES, false},
 
 	/* -------- 404: key, bucket, upload, or a bodiless HEAD -------- */
+	/* AWS answers a conditional PUT on a deleted key with 404 NoSuchKey
+	 * (RGW with 412), and a copy whose source was deleted the same way:
+	 * for a write both mean "somebody else changed it". */
+	{S3_OP_WRITE, ST(404), "NoSuchKey", 0, -EBUSY, false},
 	{OP_ANY, ST(404), NULL, 0, -ENOENT, false},
 
 	/* -------- 405, 408, 409, 411 -------- */

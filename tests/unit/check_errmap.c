@@ -57,7 +57,11 @@ static const struct outcome outcomes[] = {
 	/* RGW's quota answer is a 403 */
 	{ANY, 403, "QuotaExceeded", 0, -EDQUOT, false},
 	/* 404 */
-	{ANY, 404, "NoSuchKey", 0, -ENOENT, false},
+	{S3_OP_READ, 404, "NoSuchKey", 0, -ENOENT, false},
+	{S3_OP_DELETE, 404, "NoSuchKey", 0, -ENOENT, false},
+	{S3_OP_MOUNT, 404, "NoSuchKey", 0, -ENOENT, false},
+	/* AWS: If-Match PUT on a deleted key, or a copy whose source went */
+	{S3_OP_WRITE, 404, "NoSuchKey", 0, -EBUSY, false},
 	{ANY, 404, "NoSuchBucket", 0, -ENOENT, false},
 	{S3_OP_MOUNT, 404, "NoSuchBucket", 0, -ENOENT, false},
 	{ANY, 404, "NoSuchUpload", 0, -ENOENT, false},
