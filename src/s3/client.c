@@ -484,7 +484,14 @@ int s3_client_int_run(struct s3_client *c, struct s3_client_op *o,
 			  attempt + 1, out->resp.request_id);
 		if (out->err == 0)
 			break;
-		again = attempt < c->max_retries &&
+		/* The mount check must answer within seconds: a connect that
+		 * timed out once is not waited for again. */
+		if (o->kind == S3_OP_MOUNT &&
+		    out->resp.transport_errno == -ETIMEDOUT)
+			break;
+		again = attempt < (o->kind == S3_OP_MOUNT && c->max_retries > 2
+					   ? 2
+					   : c->max_retries) &&
 			s3_errmap_retryable(out->status, out->code,
 					    out->resp.transport_errno) &&
 			(out->resp.transport_errno == 0 ||
@@ -786,6 +793,11 @@ int s3_check_bucket(struct s3_client *c, char *err, size_t err_len)
 	else if (out.resp.transport_errno)
 		snprintf(err, err_len, "cannot reach %s: %s", c->endpoint,
 			 out.resp.transport_error);
+	else if (out.status == 404 && out.code[0] == '\0')
+		snprintf(err, err_len,
+			 "%s answered HTTP 404 without an S3 error for bucket "
+			 "'%s': is it an S3 endpoint?",
+			 c->endpoint, c->bucket);
 	else if (out.status == 404)
 		snprintf(err, err_len, "bucket '%s' does not exist at %s",
 			 c->bucket, c->endpoint);
