@@ -334,6 +334,12 @@ static void watchdog_arm(int seconds)
 	pthread_mutex_unlock(&wd_lock);
 }
 
+void it_set_timeout(int seconds)
+{
+	if (cur_test && seconds > 0)
+		watchdog_arm(seconds);
+}
+
 static void watchdog_start(void)
 {
 	pthread_condattr_t ca;

@@ -135,6 +135,12 @@ void it_assert_mem(const char *file, int line, const char *an, const char *bn,
 void it_assert_eq_str(const char *file, int line, const char *an,
 		      const char *bn, const char *a, const char *b);
 
+/**
+ * Give the running test @p seconds from now before the watchdog fails it
+ * (for tests that legitimately take long, e.g. multi-GiB files).
+ */
+void it_set_timeout(int seconds);
+
 /** Progress note in the test log ("  name: ..."), printf-style. */
 void it_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

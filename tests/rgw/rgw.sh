@@ -21,7 +21,8 @@
 #
 # Environment knobs:
 #   ETAGFS_RGW_TIMEOUT      seconds start may take before it fails (60)
-#   ETAGFS_RGW_MEMSTORE_MB  size the memstore OSD reports (3072)
+#   ETAGFS_RGW_MEMSTORE_MB  capacity of the in-memory OSD (6144; RAM is
+#                           used only for what is stored)
 #   ETAGFS_RGW_KEEP_LOGS    1: stop keeps STATE_DIR/log
 #   ETAGFS_RGW_DEBUG        1: verbose daemon logs (debug rgw = 20)
 
@@ -202,7 +203,7 @@ mon data avail warn = 2
 [osd]
 osd data = $STATE/osd.\$id
 osd objectstore = memstore
-memstore device bytes = $((${ETAGFS_RGW_MEMSTORE_MB:-3072} * 1024 * 1024))
+memstore device bytes = $((${ETAGFS_RGW_MEMSTORE_MB:-6144} * 1024 * 1024))
 osd max object size = 1073741824
 osd op num shards = 2
 osd op num threads per shard = 1
@@ -215,7 +216,10 @@ rgw thread pool size = 64
 rgw enable usage log = false
 rgw enable ops log = false
 rgw dns name = localhost
-rgw gc processor period = 60
+# Overwritten and deleted objects hold memstore RAM until garbage
+# collection; the default keeps them for 2 hours.
+rgw gc obj min wait = 5
+rgw gc processor period = 10
 # The lifecycle thread sleeps 5 s at a time and delays shutdown by as much.
 rgw enable lc threads = false
 debug rgw = $debug_rgw
