@@ -1,9 +1,9 @@
 /**
  * @file client_int.h
  * Internals of the S3 client shared by its source files (client.c: set-up,
- * URLs, signing, the retry engine, object operations; client_mpu.c: copy
- * and multipart). Not for use outside src/s3/: the public interface is
- * client.h.
+ * URLs, signing, the retry engine; client_obj.c: object operations and
+ * write helpers; client_mpu.c: copy and multipart). Not for use outside
+ * src/s3/: the public interface is client.h.
  *
  * Locking is as described at the top of client.c: c->lock guards the
  * mutable fields below it and is never held during an exchange.
