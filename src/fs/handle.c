@@ -578,60 +578,80 @@ int fs_handle_commit(struct fs_ctx *ctx, struct fs_handle *h)
 	return rc;
 }
 
+/* The attributes a handle shows; caller holds what keeps @p h alive. */
+static void handle_entry(const struct fs_handle *h, struct attr_entry *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->kind = ATTR_FILE;
+	e->size = h->size;
+	e->last_modified = h->last_modified;
+	e->meta = h->meta;
+	if ((h->dirty || h->is_new) && !h->mtime_explicit) {
+		e->meta.has_mtime = false;
+		e->last_modified = time(NULL);
+	}
+}
+
 void fs_handle_stat(struct fs_ctx *ctx, struct fs_handle *h, struct stat *st)
 {
 	struct attr_entry e;
 
 	pthread_mutex_lock(&h->lock);
-	memset(&e, 0, sizeof(e));
-	e.kind = ATTR_FILE;
-	e.size = h->size;
-	e.last_modified = h->last_modified;
-	e.meta = h->meta;
-	if (h->dirty && !h->mtime_explicit) {
-		e.meta.has_mtime = false;
-		e.last_modified = time(NULL);
-	}
+	handle_entry(h, &e);
 	pthread_mutex_unlock(&h->lock);
 	fs_lookup_to_stat(ctx, &e, st);
 }
 
-void fs_handle_set_mode(struct fs_handle *h, mode_t mode)
+void fs_meta_apply(struct s3_meta *m, const struct fs_meta_change *c,
+		   mode_t type)
+{
+	if (!m->has_mode) {
+		m->has_mode = true;
+		m->mode = type | 0644;
+	}
+	if (c->set_mode)
+		m->mode = (m->mode & S_IFMT ? m->mode & S_IFMT : type) |
+			  (c->mode & 07777);
+	if (c->set_owner && c->uid != (uid_t)-1) {
+		m->has_uid = true;
+		m->uid = c->uid;
+	}
+	if (c->set_owner && c->gid != (gid_t)-1) {
+		m->has_gid = true;
+		m->gid = c->gid;
+	}
+	if (c->set_mtime) {
+		m->has_mtime = true;
+		m->mtime = c->mtime;
+	}
+	/* New metadata is new content for the commit token. */
+	m->token[0] = '\0';
+}
+
+void fs_handle_change_meta(struct fs_handle *h, const struct fs_meta_change *c)
 {
 	pthread_mutex_lock(&h->lock);
-	h->meta.has_mode = true;
-	h->meta.mode = (h->meta.mode & S_IFMT ? h->meta.mode & S_IFMT
-					       : S_IFREG) | (mode & 07777);
+	fs_meta_apply(&h->meta, c, S_IFREG);
+	if (c->set_mtime)
+		h->mtime_explicit = true;
 	h->dirty = true;
-	h->meta.token[0] = '\0';
 	pthread_mutex_unlock(&h->lock);
 }
 
-void fs_handle_set_owner(struct fs_handle *h, uid_t uid, gid_t gid)
+int fs_handle_change_meta_path(struct fs_ctx *ctx, const char *rel,
+			       const struct fs_meta_change *c)
 {
-	pthread_mutex_lock(&h->lock);
-	if (uid != (uid_t)-1) {
-		h->meta.has_uid = true;
-		h->meta.uid = uid;
-	}
-	if (gid != (gid_t)-1) {
-		h->meta.has_gid = true;
-		h->meta.gid = gid;
-	}
-	h->dirty = true;
-	h->meta.token[0] = '\0';
-	pthread_mutex_unlock(&h->lock);
-}
+	int n = 0;
 
-void fs_handle_set_mtime(struct fs_handle *h, const struct timespec *mtime)
-{
-	pthread_mutex_lock(&h->lock);
-	h->meta.has_mtime = true;
-	h->meta.mtime = *mtime;
-	h->mtime_explicit = true;
-	h->dirty = true;
-	h->meta.token[0] = '\0';
-	pthread_mutex_unlock(&h->lock);
+	pthread_mutex_lock(&ctx->handles_lock);
+	for (struct fs_handle *h = ctx->handles; h != NULL; h = h->next)
+		if (h->writable && !h->unlinked && !h->conflicted &&
+		    strcmp(h->rel, rel) == 0) {
+			fs_handle_change_meta(h, c);
+			n++;
+		}
+	pthread_mutex_unlock(&ctx->handles_lock);
+	return n;
 }
 
 void fs_handle_release(struct fs_ctx *ctx, struct fs_handle *h)
@@ -649,26 +669,27 @@ void fs_handle_release(struct fs_ctx *ctx, struct fs_handle *h)
 	handle_free(h);
 }
 
-bool fs_handle_find_new(struct fs_ctx *ctx, const char *rel, struct stat *st)
+bool fs_handle_find_local(struct fs_ctx *ctx, const char *rel, bool new_only,
+			  struct stat *st)
 {
 	struct fs_handle *found = NULL;
 
 	pthread_mutex_lock(&ctx->handles_lock);
+	/* The list's head is the most recently opened handle. */
 	for (struct fs_handle *h = ctx->handles; h != NULL; h = h->next)
-		if (h->is_new && !h->conflicted && strcmp(h->rel, rel) == 0) {
+		if (!h->conflicted && !h->unlinked &&
+		    (h->is_new || (!new_only && h->dirty)) &&
+		    strcmp(h->rel, rel) == 0) {
 			found = h;
 			break;
 		}
 	if (found != NULL) {
 		struct attr_entry e;
 
-		/* Read without the handle lock: the list lock keeps the
-		 * handle alive and a torn size is harmless here. */
-		memset(&e, 0, sizeof(e));
-		e.kind = ATTR_FILE;
-		e.size = found->size;
-		e.meta = found->meta;
-		e.last_modified = time(NULL);
+		/* Read without the handle lock, which a commit holds for a
+		 * whole upload: the list lock keeps the handle alive, and a
+		 * size torn by a concurrent write is harmless here. */
+		handle_entry(found, &e);
 		fs_lookup_to_stat(ctx, &e, st);
 	}
 	pthread_mutex_unlock(&ctx->handles_lock);

@@ -83,19 +83,48 @@ int fs_handle_commit(struct fs_ctx *ctx, struct fs_handle *h);
 /** The handle's view of its file. */
 void fs_handle_stat(struct fs_ctx *ctx, struct fs_handle *h, struct stat *st);
 
-/** Set metadata that the next commit writes (chmod/chown/utimens on an
- * open file); marks the handle dirty. */
-void fs_handle_set_mode(struct fs_handle *h, mode_t mode);
-void fs_handle_set_owner(struct fs_handle *h, uid_t uid, gid_t gid);
-void fs_handle_set_mtime(struct fs_handle *h, const struct timespec *mtime);
+/** A change of attributes (chmod, chown, utimens). */
+struct fs_meta_change {
+	bool set_mode;
+	mode_t mode;
+	bool set_owner;
+	uid_t uid; /**< (uid_t)-1: unchanged */
+	gid_t gid; /**< (gid_t)-1: unchanged */
+	bool set_mtime;
+	struct timespec mtime;
+};
+
+/** Apply @p c to @p m; @p type (S_IFREG, S_IFDIR) completes a mode the
+ * object never had. Clears the commit token. */
+void fs_meta_apply(struct s3_meta *m, const struct fs_meta_change *c,
+		   mode_t type);
+
+/** Record @p c in @p h: written with its next commit (marks it dirty). */
+void fs_handle_change_meta(struct fs_handle *h,
+			   const struct fs_meta_change *c);
+
+/**
+ * Apply @p c to every writable handle of @p rel on this mount and return
+ * how many there were. While a file is open for writing its attributes
+ * ride on the handle's commit: changing the object under it would make
+ * that commit conflict (or, where the content is the same, undo it).
+ */
+int fs_handle_change_meta_path(struct fs_ctx *ctx, const char *rel,
+			       const struct fs_meta_change *c);
 
 /** Commit if still dirty (errors are logged and the data kept as a
  * conflict copy), then free the handle and its staging file. */
 void fs_handle_release(struct fs_ctx *ctx, struct fs_handle *h);
 
-/** A handle of this mount that is creating @p rel (not yet committed):
- * fills @p st and returns true. */
-bool fs_handle_find_new(struct fs_ctx *ctx, const char *rel, struct stat *st);
+/**
+ * The local view of @p rel: a handle of this mount that is creating it
+ * (not yet committed) or, unless @p new_only, holds uncommitted writes to
+ * it. Fills @p st from the most recently opened such handle and returns
+ * true. stat() on this mount thus shows a file being written as its
+ * writer sees it (size, mode); other mounts see the committed object.
+ */
+bool fs_handle_find_local(struct fs_ctx *ctx, const char *rel, bool new_only,
+			  struct stat *st);
 
 /** This mount unlinked @p rel: its open handles are detached and their
  * data discarded at close, as POSIX does for an unlinked file (without

@@ -48,9 +48,12 @@ static int op_getattr(const char *path, struct stat *st,
 		fs_handle_stat(ctx, get_handle(fi), st);
 		return 0;
 	}
-	rc = fs_lookup(ctx, rel, &e);
-	if (rc == -ENOENT && fs_handle_find_new(ctx, rel, st))
+	/* A file this mount is writing is shown as its writer sees it: the
+	 * kernel adopts the size getattr reports, and an O_APPEND write goes
+	 * to that size. */
+	if (fs_handle_find_local(ctx, rel, false, st))
 		return 0;
+	rc = fs_lookup(ctx, rel, &e);
 	if (rc != 0)
 		return rc;
 	fs_lookup_to_stat(ctx, &e, st);

@@ -19,41 +19,6 @@
 #include "fs/path.h"
 #include "util/log.h"
 
-struct meta_change {
-	bool set_mode;
-	mode_t mode;
-	bool set_owner;
-	uid_t uid;
-	gid_t gid;
-	bool set_mtime;
-	struct timespec mtime;
-};
-
-static void apply_change(struct s3_meta *m, const struct meta_change *c,
-			 mode_t type)
-{
-	if (!m->has_mode) {
-		m->has_mode = true;
-		m->mode = type | 0644;
-	}
-	if (c->set_mode)
-		m->mode = (m->mode & S_IFMT ? m->mode & S_IFMT : type) |
-			  (c->mode & 07777);
-	if (c->set_owner && c->uid != (uid_t)-1) {
-		m->has_uid = true;
-		m->uid = c->uid;
-	}
-	if (c->set_owner && c->gid != (gid_t)-1) {
-		m->has_gid = true;
-		m->gid = c->gid;
-	}
-	if (c->set_mtime) {
-		m->has_mtime = true;
-		m->mtime = c->mtime;
-	}
-	m->token[0] = '\0';
-}
-
 /* Rewrite the metadata of @p key, currently at @p info, in place. */
 static int copy_in_place(struct fs_ctx *ctx, const char *key,
 			 const struct s3_object_info *info,
@@ -72,7 +37,7 @@ static int copy_in_place(struct fs_ctx *ctx, const char *key,
 }
 
 static int change_path(struct fs_ctx *ctx, const char *rel,
-		       const struct meta_change *c)
+		       const struct fs_meta_change *c)
 {
 	struct s3_object_info info, out;
 	struct attr_entry e;
@@ -80,6 +45,10 @@ static int change_path(struct fs_ctx *ctx, const char *rel,
 	char *key = NULL;
 	int rc;
 
+	/* FUSE passes no file handle for fchmod/fchown/futimens, so a file
+	 * open for writing on this mount is recognised by its path. */
+	if (fs_handle_change_meta_path(ctx, rel, c) > 0)
+		return 0;
 	rc = fs_lookup_fresh(ctx, rel, &e);
 	if (rc != 0)
 		return rc;
@@ -95,7 +64,7 @@ static int change_path(struct fs_ctx *ctx, const char *rel,
 		if (rc != 0 && rc != -ENOENT)
 			goto out;
 		meta = rc == 0 ? info.meta : (struct s3_meta){0};
-		apply_change(&meta, c, S_IFDIR);
+		fs_meta_apply(&meta, c, S_IFDIR);
 		if (rc == 0) {
 			rc = copy_in_place(ctx, key, &info, &meta, &out);
 		} else {
@@ -115,7 +84,7 @@ static int change_path(struct fs_ctx *ctx, const char *rel,
 	info.size = e.size;
 	snprintf(info.etag, sizeof(info.etag), "%s", e.etag);
 	meta = e.meta;
-	apply_change(&meta, c, S_IFREG);
+	fs_meta_apply(&meta, c, S_IFREG);
 	rc = copy_in_place(ctx, key, &info, &meta, &out);
 	if (rc == 0) {
 		snprintf(e.etag, sizeof(e.etag), "%s", out.etag);
@@ -140,10 +109,10 @@ static struct fs_handle *open_handle(struct fuse_file_info *fi)
 int fs_ops_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	struct fs_handle *h = open_handle(fi);
-	struct meta_change c = {.set_mode = true, .mode = mode};
+	struct fs_meta_change c = {.set_mode = true, .mode = mode};
 
 	if (h != NULL) {
-		fs_handle_set_mode(h, mode);
+		fs_handle_change_meta(h, &c);
 		return 0;
 	}
 	return change_path(fs_ctx_get(), fs_path_rel(path), &c);
@@ -153,10 +122,10 @@ int fs_ops_chown(const char *path, uid_t uid, gid_t gid,
 		 struct fuse_file_info *fi)
 {
 	struct fs_handle *h = open_handle(fi);
-	struct meta_change c = {.set_owner = true, .uid = uid, .gid = gid};
+	struct fs_meta_change c = {.set_owner = true, .uid = uid, .gid = gid};
 
 	if (h != NULL) {
-		fs_handle_set_owner(h, uid, gid);
+		fs_handle_change_meta(h, &c);
 		return 0;
 	}
 	return change_path(fs_ctx_get(), fs_path_rel(path), &c);
@@ -166,7 +135,7 @@ int fs_ops_utimens(const char *path, const struct timespec tv[2],
 		   struct fuse_file_info *fi)
 {
 	struct fs_handle *h = open_handle(fi);
-	struct meta_change c = {.set_mtime = true};
+	struct fs_meta_change c = {.set_mtime = true};
 
 	/* Only mtime is stored; atime is not worth a write. */
 	if (tv == NULL || tv[1].tv_nsec == UTIME_NOW)
@@ -176,7 +145,7 @@ int fs_ops_utimens(const char *path, const struct timespec tv[2],
 	else
 		c.mtime = tv[1];
 	if (h != NULL) {
-		fs_handle_set_mtime(h, &c.mtime);
+		fs_handle_change_meta(h, &c);
 		return 0;
 	}
 	return change_path(fs_ctx_get(), fs_path_rel(path), &c);

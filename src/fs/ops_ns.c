@@ -77,7 +77,7 @@ int fs_ops_unlink(const char *path)
 		struct stat st;
 
 		/* A file this mount is still creating: forget it. */
-		if (!fs_handle_find_new(ctx, rel, &st))
+		if (!fs_handle_find_local(ctx, rel, true, &st))
 			return rc;
 		fs_handle_path_unlinked(ctx, rel);
 		return 0;
