@@ -1,2 +1,531 @@
-/* placeholder: being written */
-int main(void) { return 99; }
+/*
+ * Network faults between etagfs and the server, injected by a loopback
+ * proxy (faultproxy.h): lost responses of writes that landed (the
+ * ambiguous commit), requests that never arrived, throttling, a real
+ * conflict hidden behind a lost response, an unreachable server and a
+ * server slower than the timeout. etagfs talks to the proxy; the oracle
+ * (the harness's independent client) talks to the RGW directly.
+ *
+ * Each test starts its own proxy and mount; the proxy of a test that
+ * failed is stopped by the next one (or at exit). ETAGFS_IT_DEBUG=1 mounts
+ * with -o debug (etagfs's request log ends up in the mount's log file).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "faultproxy.h"
+#include "harness.h"
+
+/* Options of every mount here: fail fast, keep copies in the scratch dir. */
+#define TIMEOUT_S 3
+#define RETRIES 3
+#define FAST_OPTS "timeout=3,connect_timeout=2,retries=3"
+/* Room for scheduling, backoff and FUSE on top of the retry budget. */
+#define SLACK_MS 5000
+
+static struct fp_proxy *proxy;
+
+static void proxy_stop(void)
+{
+	fp_stop(proxy);
+	proxy = NULL;
+}
+
+static void proxy_begin(void)
+{
+	int rc;
+
+	if (proxy == NULL)
+		atexit(proxy_stop);
+	proxy_stop(); /* left behind by a test that failed */
+	rc = fp_start(it_env.endpoint, &proxy);
+	IT_ASSERT_MSG(rc == 0, "fp_start(%s): %s", it_env.endpoint,
+		      strerror(-rc));
+}
+
+/*
+ * Mount @bucket through the proxy; "endpoint=" given after the harness's
+ * own wins (libfuse keeps the last value of a string option). The mount
+ * counts requests through the proxy, which proves the override took.
+ */
+static void mount_via_proxy(struct it_mount *m, const char *bucket,
+			    const char *conflict_dir, const char *extra)
+{
+	char endpoint[64], opts[3 * PATH_MAX];
+	int rc = fp_endpoint(proxy, endpoint, sizeof(endpoint));
+
+	IT_ASSERT_EQ_INT(rc, 0);
+	IT_SNPRINTF(opts, "endpoint=%s,staging_dir=%s,conflict_dir=%s%s%s%s",
+		    endpoint, it_mkdtemp("stage"),
+		    conflict_dir ? conflict_dir : it_mkdtemp("conflicts"),
+		    extra ? "," : "", extra ? extra : "",
+		    getenv("ETAGFS_IT_DEBUG") ? ",debug" : "");
+	it_mount(m, bucket, opts);
+	IT_ASSERT_MSG(fp_count(proxy, NULL, NULL) > 0,
+		      "the mount sent nothing through the proxy");
+}
+
+static int add_rule(const char *method, const char *path, int count,
+		    enum fp_action action, int arg)
+{
+	struct fp_rule r = {
+		.method = method,
+		.path_substr = path,
+		.count = count,
+		.action = action,
+		.arg = arg,
+	};
+	int id = fp_add_rule(proxy, &r);
+
+	IT_ASSERT_MSG(id >= 0, "fp_add_rule: %s", strerror(-id));
+	return id;
+}
+
+static void expect_server(const char *bucket, const char *key,
+			  const void *data, size_t len)
+{
+	void *got = NULL;
+	size_t got_len = 0;
+	long st = it_s3_get(bucket, key, &got, &got_len, NULL);
+
+	IT_ASSERT_MSG(st == 200, "GET %s: HTTP %ld", key, st);
+	IT_ASSERT_MSG(got_len == len, "GET %s: %zu bytes, expected %zu", key,
+		      got_len, len);
+	IT_ASSERT_MEM(got, data, len);
+	free(got);
+}
+
+/* @err is what an unreachable or silent server may surface as. */
+static bool outage_errno(int err)
+{
+	return err == EIO || err == ETIMEDOUT || err == ECONNRESET ||
+	       err == ENOTCONN;
+}
+
+/* Upper bound of one operation against a dead server, in ms. */
+static long outage_bound_ms(int retries)
+{
+	return (long)TIMEOUT_S * 1000 * (retries + 1) + SLACK_MS;
+}
+
+/* open + read all of @path: 0 and the bytes, or the errno (timed). */
+static int timed_read(const char *path, void **data, size_t *len,
+		      long *elapsed_ms)
+{
+	long t0 = it_now_ms();
+	int rc = it_read_file(path, data, len);
+
+	*elapsed_ms = it_now_ms() - t0;
+	return rc;
+}
+
+static void check_finish(struct it_mount *m)
+{
+	IT_ASSERT_EQ_INT(it_unmount(m), 0);
+	proxy_stop();
+}
+
+/* ------------------------------------------------------- the tests */
+
+/*
+ * The PUT of a new file lands but its response is lost: the retry's
+ * If-None-Match fails (412), the HEAD finds our own commit token, and
+ * close() reports success.
+ */
+IT_TEST(test_ambiguous_commit_new_file)
+{
+	static unsigned char data[20000];
+	char bucket[64];
+	struct it_mount m;
+	int rule;
+
+	it_random_bytes(data, sizeof(data), 1);
+	it_fresh_bucket(bucket);
+	proxy_begin();
+	mount_via_proxy(&m, bucket, NULL, FAST_OPTS);
+	fp_reset_counts(proxy);
+	rule = add_rule("PUT", "amb-new.txt", 1, FP_DROP_RESPONSE, 0);
+
+	IT_ASSERT_EQ_INT(it_write_file(it_path(&m, "amb-new.txt"), data,
+				       sizeof(data)),
+			 0);
+	IT_ASSERT_EQ_INT(fp_rule_hits(proxy, rule), 1);
+	IT_ASSERT_EQ_INT(fp_count(proxy, "PUT", "amb-new.txt"), 2);
+	IT_ASSERT_MSG(fp_count(proxy, "HEAD", "amb-new.txt") >= 1,
+		      "no HEAD checked the token after the 412");
+	expect_server(bucket, "amb-new.txt", data, sizeof(data));
+	check_finish(&m);
+}
+
+/* The same with If-Match: the object existed and is replaced. */
+IT_TEST(test_ambiguous_commit_existing_file)
+{
+	static const char old[] = "the old content of amb-old.txt\n";
+	static unsigned char data[7000];
+	char bucket[64];
+	struct it_mount m;
+	int rule;
+
+	it_random_bytes(data, sizeof(data), 2);
+	it_fresh_bucket(bucket);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "amb-old.txt", old,
+				   sizeof(old) - 1, NULL),
+			 200);
+	proxy_begin();
+	mount_via_proxy(&m, bucket, NULL, FAST_OPTS);
+	fp_reset_counts(proxy);
+	rule = add_rule("PUT", "amb-old.txt", 1, FP_DROP_RESPONSE, 0);
+
+	IT_ASSERT_EQ_INT(it_write_file(it_path(&m, "amb-old.txt"), data,
+				       sizeof(data)),
+			 0);
+	IT_ASSERT_EQ_INT(fp_rule_hits(proxy, rule), 1);
+	IT_ASSERT_EQ_INT(fp_count(proxy, "PUT", "amb-old.txt"), 2);
+	expect_server(bucket, "amb-old.txt", data, sizeof(data));
+	check_finish(&m);
+}
+
+/* The first PUT never reaches the server: the retry is a plain success. */
+IT_TEST(test_request_never_arrived)
+{
+	static unsigned char data[3000];
+	char bucket[64];
+	struct it_mount m;
+	int rule;
+
+	it_random_bytes(data, sizeof(data), 3);
+	it_fresh_bucket(bucket);
+	proxy_begin();
+	mount_via_proxy(&m, bucket, NULL, FAST_OPTS);
+	fp_reset_counts(proxy);
+	rule = add_rule("PUT", "lost-req.txt", 1, FP_RESET_BEFORE, 0);
+
+	IT_ASSERT_EQ_INT(it_write_file(it_path(&m, "lost-req.txt"), data,
+				       sizeof(data)),
+			 0);
+	IT_ASSERT_EQ_INT(fp_rule_hits(proxy, rule), 1);
+	IT_ASSERT_EQ_INT(fp_count(proxy, "PUT", "lost-req.txt"), 2);
+	expect_server(bucket, "lost-req.txt", data, sizeof(data));
+	check_finish(&m);
+}
+
+/* Throttled twice (503 SlowDown), then through: three PUTs, one object. */
+IT_TEST(test_slowdown_then_through)
+{
+	static unsigned char data[4096];
+	char bucket[64];
+	struct it_mount m;
+	int rule;
+
+	it_random_bytes(data, sizeof(data), 4);
+	it_fresh_bucket(bucket);
+	proxy_begin();
+	mount_via_proxy(&m, bucket, NULL, FAST_OPTS);
+	fp_reset_counts(proxy);
+	rule = add_rule("PUT", "slow-put.txt", 2, FP_STATUS, 503);
+
+	IT_ASSERT_EQ_INT(it_write_file(it_path(&m, "slow-put.txt"), data,
+				       sizeof(data)),
+			 0);
+	IT_ASSERT_EQ_INT(fp_rule_hits(proxy, rule), 2);
+	IT_ASSERT_EQ_INT(fp_count(proxy, "PUT", "slow-put.txt"), 3);
+	expect_server(bucket, "slow-put.txt", data, sizeof(data));
+	check_finish(&m);
+}
+
+/* What the hook of the next test did, read by the test thread after. */
+struct overwrite {
+	const char *bucket;
+	const char *key;
+	const void *data;
+	size_t len;
+	long status; /* of the independent PUT, 0 before the hook ran */
+};
+
+/*
+ * Runs on the proxy's connection thread once our PUT has landed and
+ * before its response is dropped. The test thread is blocked in close()
+ * meanwhile, so the harness's (single-threaded) client is free.
+ */
+static void overwrite_hook(void *arg, const char *method, const char *target,
+			   int status)
+{
+	struct overwrite *o = arg;
+
+	(void)method;
+	(void)target;
+	if (status != 200) {
+		o->status = -status;
+		return;
+	}
+	o->status = it_s3_put(o->bucket, o->key, o->data, o->len, NULL);
+}
+
+/*
+ * Our PUT lands, someone else overwrites it at once, and our response is
+ * lost: the retry's 412 is a real conflict this time (the HEAD finds the
+ * other writer's object, without our token). close() is EBUSY, the server
+ * keeps the other bytes, ours are in the conflict directory.
+ */
+IT_TEST(test_lost_response_real_conflict)
+{
+	static unsigned char ours[9000];
+	static const char theirs[] = "the other writer got here second\n";
+	struct overwrite ow = {0};
+	struct fp_rule r = {0};
+	char bucket[64], dir[PATH_MAX];
+	const char *conflicts = it_mkdtemp("conflicts");
+	struct dirent *de;
+	struct it_mount m;
+	int rule, found = 0;
+	DIR *d;
+
+	it_random_bytes(ours, sizeof(ours), 5);
+	it_fresh_bucket(bucket);
+	proxy_begin();
+	mount_via_proxy(&m, bucket, conflicts, FAST_OPTS);
+	ow.bucket = bucket;
+	ow.key = "amb-race.txt";
+	ow.data = theirs;
+	ow.len = sizeof(theirs) - 1;
+	r.method = "PUT";
+	r.path_substr = "amb-race.txt";
+	r.count = 1;
+	r.action = FP_DROP_RESPONSE;
+	r.hook = overwrite_hook;
+	r.hook_arg = &ow;
+	rule = fp_add_rule(proxy, &r);
+	IT_ASSERT(rule >= 0);
+
+	IT_ASSERT_EQ_INT(it_write_file(it_path(&m, "amb-race.txt"), ours,
+				       sizeof(ours)),
+			 EBUSY);
+	IT_ASSERT_EQ_INT(fp_rule_hits(proxy, rule), 1);
+	IT_ASSERT_MSG(ow.status == 200,
+		      "the overwrite in the hook: %ld (negative: our PUT's "
+		      "upstream status)",
+		      ow.status);
+	expect_server(bucket, "amb-race.txt", theirs, sizeof(theirs) - 1);
+
+	IT_SNPRINTF(dir, "%s/%s", conflicts, bucket);
+	d = opendir(dir);
+	IT_ASSERT_MSG(d != NULL, "no conflict directory %s: %s", dir,
+		      strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		char path[2 * PATH_MAX];
+		void *got = NULL;
+		size_t got_len = 0;
+
+		if (strncmp(de->d_name, "amb-race.txt.conflict-", 22) != 0 ||
+		    strstr(de->d_name, ".partial"))
+			continue;
+		found++;
+		IT_SNPRINTF(path, "%s/%s", dir, de->d_name);
+		IT_ASSERT_EQ_INT(it_read_file(path, &got, &got_len), 0);
+		IT_ASSERT_EQ_INT(got_len, sizeof(ours));
+		IT_ASSERT_MEM(got, ours, sizeof(ours));
+		free(got);
+	}
+	closedir(d);
+	IT_ASSERT_EQ_INT(found, 1);
+	check_finish(&m);
+}
+
+/* opendir + readdir all; errno or 0, and how long it took. */
+static int timed_ls(const char *path, long *elapsed_ms)
+{
+	long t0 = it_now_ms();
+	int rc = 0;
+	DIR *d = opendir(path);
+
+	if (!d) {
+		rc = errno;
+	} else {
+		errno = 0;
+		while (readdir(d) != NULL)
+			;
+		rc = errno;
+		closedir(d);
+	}
+	*elapsed_ms = it_now_ms() - t0;
+	return rc;
+}
+
+/*
+ * The server becomes unreachable (every connection is reset before the
+ * request is forwarded): reads of uncached data and commits fail within
+ * the retry budget with a network errno, listing never hangs, and the
+ * same mount works again once the server is back.
+ */
+IT_TEST(test_server_unreachable)
+{
+	static unsigned char cold[12000], dirty[5000], after[2500];
+	char bucket[64];
+	struct it_mount m;
+	struct stat sb;
+	void *got = NULL;
+	size_t got_len = 0;
+	long ms, bound = outage_bound_ms(RETRIES);
+	int fd, rc;
+
+	it_random_bytes(cold, sizeof(cold), 6);
+	it_random_bytes(dirty, sizeof(dirty), 7);
+	it_random_bytes(after, sizeof(after), 8);
+	it_fresh_bucket(bucket);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "cold.bin", cold, sizeof(cold),
+				   NULL),
+			 200);
+	proxy_begin();
+	mount_via_proxy(&m, bucket, NULL, FAST_OPTS ",dir_ttl=0");
+	/* Known to exist, never read: its data is not cached anywhere. */
+	IT_ASSERT_OK(stat(it_path(&m, "cold.bin"), &sb));
+	IT_ASSERT_EQ_INT(sb.st_size, sizeof(cold));
+	fd = open(it_path(&m, "dirty.txt"), O_WRONLY | O_CREAT | O_TRUNC,
+		  0644);
+	IT_ASSERT_OK(fd);
+	IT_ASSERT_EQ_INT(write(fd, dirty, sizeof(dirty)), sizeof(dirty));
+
+	fp_reset_counts(proxy);
+	add_rule(NULL, NULL, -1, FP_RESET_BEFORE, 0);
+
+	rc = timed_read(it_path(&m, "cold.bin"), &got, &got_len, &ms);
+	it_log("read during the outage: %s after %ld ms", strerror(rc), ms);
+	IT_ASSERT_MSG(rc != 0, "read cold.bin succeeded during the outage");
+	free(got);
+	got = NULL;
+	IT_ASSERT_MSG(outage_errno(rc), "read: errno %d (%s)", rc,
+		      strerror(rc));
+	IT_ASSERT_MSG(ms <= bound, "read took %ld ms, bound %ld", ms, bound);
+
+	{
+		long t0 = it_now_ms();
+		int err;
+
+		errno = 0;
+		rc = close(fd);
+		err = errno;
+		ms = it_now_ms() - t0;
+		it_log("close during the outage: %d %s after %ld ms", rc,
+		       strerror(err), ms);
+		IT_ASSERT_MSG(rc == -1, "close() of a dirty file succeeded "
+			      "during the outage");
+		IT_ASSERT_MSG(outage_errno(err), "close: errno %d (%s)", err,
+			      strerror(err));
+		IT_ASSERT_MSG(ms <= bound, "close took %ld ms, bound %ld", ms,
+			      bound);
+	}
+
+	rc = timed_ls(it_path(&m, NULL), &ms);
+	it_log("ls during the outage: %s after %ld ms", strerror(rc), ms);
+	IT_ASSERT_MSG(ms <= bound, "ls took %ld ms, bound %ld", ms, bound);
+	IT_ASSERT_MSG(rc == 0 || outage_errno(rc), "ls: errno %d (%s)", rc,
+		      strerror(rc));
+	IT_ASSERT_MSG(fp_count(proxy, NULL, NULL) > 0,
+		      "nothing reached the proxy during the outage");
+
+	/* The server is back: no remount needed. */
+	fp_clear_rules(proxy);
+	IT_ASSERT_EQ_INT(it_write_file(it_path(&m, "after.txt"), after,
+				       sizeof(after)),
+			 0);
+	expect_server(bucket, "after.txt", after, sizeof(after));
+	IT_ASSERT_EQ_INT(it_read_file(it_path(&m, "cold.bin"), &got,
+				      &got_len),
+			 0);
+	IT_ASSERT_EQ_INT(got_len, sizeof(cold));
+	IT_ASSERT_MEM(got, cold, sizeof(cold));
+	free(got);
+	rc = timed_ls(it_path(&m, NULL), &ms);
+	IT_ASSERT_EQ_INT(rc, 0);
+	check_finish(&m);
+}
+
+/*
+ * Every GET of one object is answered later than the timeout: the read
+ * fails with ETIMEDOUT or EIO within the retry budget, and the mount goes
+ * on working (the same object reads fine once the server is prompt).
+ */
+IT_TEST(test_get_slower_than_timeout)
+{
+	static unsigned char data[30000];
+	char bucket[64];
+	struct it_mount m;
+	void *got = NULL;
+	size_t got_len = 0;
+	long ms, bound = outage_bound_ms(1);
+	int rc;
+
+	it_random_bytes(data, sizeof(data), 9);
+	it_fresh_bucket(bucket);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "slow.bin", data, sizeof(data),
+				   NULL),
+			 200);
+	proxy_begin();
+	/* One retry: two attempts of 3 s each keep the test short. */
+	mount_via_proxy(&m, bucket, NULL,
+			"timeout=3,connect_timeout=2,retries=1");
+	fp_reset_counts(proxy);
+	add_rule("GET", "slow.bin", -1, FP_DELAY_RESPONSE,
+		 (TIMEOUT_S + 3) * 1000);
+
+	rc = timed_read(it_path(&m, "slow.bin"), &got, &got_len, &ms);
+	it_log("slow read: %s after %ld ms (%ld GETs)", strerror(rc), ms,
+	       fp_count(proxy, "GET", "slow.bin"));
+	IT_ASSERT_MSG(rc == ETIMEDOUT || rc == EIO,
+		      "read: %d (%s), want ETIMEDOUT or EIO", rc,
+		      rc ? strerror(rc) : "success");
+	IT_ASSERT_MSG(ms >= TIMEOUT_S * 1000 - 500,
+		      "failed after %ld ms, before the timeout", ms);
+	IT_ASSERT_MSG(ms <= bound, "read took %ld ms, bound %ld", ms, bound);
+	free(got);
+	got = NULL;
+
+	fp_clear_rules(proxy);
+	IT_ASSERT_EQ_INT(it_read_file(it_path(&m, "slow.bin"), &got,
+				      &got_len),
+			 0);
+	IT_ASSERT_EQ_INT(got_len, sizeof(data));
+	IT_ASSERT_MEM(got, data, sizeof(data));
+	free(got);
+	check_finish(&m);
+}
+
+/*
+ * A GET whose body is cut in half: the reader must never get the short
+ * or mixed data; etagfs retries the transfer and returns exact bytes.
+ */
+IT_TEST(test_truncated_get_retried)
+{
+	static unsigned char data[50000];
+	char bucket[64];
+	struct it_mount m;
+	void *got = NULL;
+	size_t got_len = 0;
+	int rule;
+
+	it_random_bytes(data, sizeof(data), 10);
+	it_fresh_bucket(bucket);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "cut.bin", data, sizeof(data),
+				   NULL),
+			 200);
+	proxy_begin();
+	mount_via_proxy(&m, bucket, NULL, FAST_OPTS);
+	fp_reset_counts(proxy);
+	rule = add_rule("GET", "cut.bin", 1, FP_TRUNCATE_RESPONSE, 0);
+
+	IT_ASSERT_EQ_INT(it_read_file(it_path(&m, "cut.bin"), &got,
+				      &got_len),
+			 0);
+	IT_ASSERT_EQ_INT(fp_rule_hits(proxy, rule), 1);
+	IT_ASSERT_EQ_INT(got_len, sizeof(data));
+	IT_ASSERT_MEM(got, data, sizeof(data));
+	free(got);
+	check_finish(&m);
+}
