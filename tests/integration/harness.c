@@ -703,6 +703,8 @@ long it_s3_request(const char *method, const char *bucket, const char *key,
 	snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:s3", it_env.region);
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, sigv4);
+	/* Keys are sent as they are: "d/./y" must not become "d/y". */
+	curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(curl, CURLOPT_USERNAME, it_env.access_key);
 	curl_easy_setopt(curl, CURLOPT_PASSWORD, it_env.secret_key);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hl);
@@ -1568,6 +1570,9 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	/* A reader that went away (a pipe into a missing command) must not
+	 * kill the runner before it unmounts. */
+	sigaction(SIGPIPE, &sa, NULL);
 
 	st = it_s3_request("GET", NULL, NULL, NULL, NULL, NULL, 0, NULL);
 	if (st != 200)
