@@ -109,7 +109,8 @@ int fs_ctx_init(struct fs_ctx *ctx, struct fs_options *o,
 		return rc;
 	ctx->attrs = attr_cache_new(ctx->opts.attr_ttl_ms, 100000, NULL);
 	ctx->dirs = dir_cache_new(ctx->opts.dir_ttl_ms, 256, NULL);
-	if (ctx->attrs == NULL || ctx->dirs == NULL) {
+	ctx->pages = page_etags_new(100000);
+	if (ctx->attrs == NULL || ctx->dirs == NULL || ctx->pages == NULL) {
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
@@ -120,6 +121,7 @@ void fs_ctx_destroy(struct fs_ctx *ctx)
 {
 	attr_cache_free(ctx->attrs);
 	dir_cache_free(ctx->dirs);
+	page_etags_free(ctx->pages);
 	s3_client_free(ctx->s3);
 	free(ctx->staging_dir);
 	free(ctx->conflict_dir);

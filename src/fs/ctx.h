@@ -12,6 +12,7 @@
 
 #include "cache/attr_cache.h"
 #include "cache/dir_cache.h"
+#include "cache/page_etags.h"
 #include "fs/options.h"
 #include "s3/client.h"
 
@@ -23,6 +24,7 @@ struct fs_ctx {
 	struct s3_caps caps;
 	struct attr_cache *attrs;
 	struct dir_cache *dirs;
+	struct page_etags *pages; /**< version in the kernel page cache */
 	char *staging_dir;  /**< owned, exists, mode 0700 */
 	char *conflict_dir; /**< owned, exists, mode 0700 */
 	uid_t uid;	    /**< owner shown for objects without metadata */

@@ -161,7 +161,9 @@ static void adopt_snapshot(struct fs_handle *h, const struct attr_entry *e)
 	h->size = e->size;
 	h->last_modified = e->last_modified;
 	h->meta = e->meta;
+	memcpy(h->base_token, e->meta.token, sizeof(h->base_token));
 	h->meta.token[0] = '\0';
+	h->meta.parent[0] = '\0';
 }
 
 /* Snapshot and content of an existing object in one GET. */
@@ -277,8 +279,16 @@ static int refresh_snapshot(struct fs_ctx *ctx, struct fs_handle *h)
 	if (e.kind != ATTR_FILE)
 		return -ENOENT;
 	log_debug("'%s': snapshot refreshed before the first read", h->key);
+	page_etags_forget(ctx->pages, h->rel);
 	adopt_snapshot(h, &e);
 	return 0;
+}
+
+void fs_handle_mark_read(struct fs_handle *h)
+{
+	pthread_mutex_lock(&h->lock);
+	h->bytes_returned = true;
+	pthread_mutex_unlock(&h->lock);
 }
 
 /* GET [off, off+size) of the snapshot, clamped to its size. */
@@ -527,6 +537,13 @@ static int commit_locked(struct fs_ctx *ctx, struct fs_handle *h)
 	else
 		cond.if_match = h->if_match_override[0] ? h->if_match_override
 							: h->etag;
+	/* Name the version this commit replaces, so that a writer whose
+	 * response to this commit is lost can still tell it landed after a
+	 * third writer replaced it (see doc/internals/retries.md). */
+	if (h->is_new || h->if_match_override[0])
+		h->meta.parent[0] = '\0';
+	else
+		memcpy(h->meta.parent, h->base_token, sizeof(h->meta.parent));
 	/* The token (x-amz-meta-etagfs-token) identifies this content: it is
 	 * kept across a commit that failed ambiguously, so a retry that finds
 	 * the earlier attempt landed reports success, not a conflict. Any
@@ -544,6 +561,7 @@ static int commit_locked(struct fs_ctx *ctx, struct fs_handle *h)
 	rc = commit_upload(ctx, h, &cond, &info);
 	if (rc == 0) {
 		snprintf(h->etag, sizeof(h->etag), "%s", info.etag);
+		memcpy(h->base_token, h->meta.token, sizeof(h->base_token));
 		h->if_match_override[0] = '\0';
 		h->is_new = false;
 		h->dirty = false;
@@ -626,6 +644,7 @@ void fs_meta_apply(struct s3_meta *m, const struct fs_meta_change *c,
 	}
 	/* New metadata is new content for the commit token. */
 	m->token[0] = '\0';
+	m->parent[0] = '\0';
 }
 
 void fs_handle_change_meta(struct fs_handle *h, const struct fs_meta_change *c)

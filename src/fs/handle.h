@@ -38,6 +38,9 @@ struct fs_handle {
 	char *key; /**< S3 key */
 	char etag[S3_ETAG_MAX]; /**< the snapshot; "" while is_new */
 	char if_match_override[S3_ETAG_MAX]; /**< set by xattr, or "" */
+	/** Commit token of the snapshot version, recorded as the parent of
+	 * the next commit (see s3_meta.parent). */
+	char base_token[S3_TOKEN_LEN + 1];
 	bool is_new;	   /**< commit with If-None-Match: * */
 	bool writable;
 	bool dirty;	   /**< staged content differs from the object */
@@ -70,6 +73,10 @@ int fs_handle_open(struct fs_ctx *ctx, const char *rel, int flags,
  * -ESTALE when the version is gone after bytes were returned. */
 ssize_t fs_handle_read(struct fs_ctx *ctx, struct fs_handle *h, char *buf,
 		       size_t size, off_t off);
+
+/** Bytes of the snapshot may already have reached the caller (from the
+ * kernel's page cache): the snapshot can no longer be refreshed. */
+void fs_handle_mark_read(struct fs_handle *h);
 
 /** Write into the staging file. Bytes or -errno. */
 ssize_t fs_handle_write(struct fs_ctx *ctx, struct fs_handle *h,

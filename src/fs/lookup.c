@@ -378,6 +378,7 @@ void fs_lookup_note_change(struct fs_ctx *ctx, const char *rel,
 	memset(&absent, 0, sizeof(absent));
 	absent.kind = ATTR_ABSENT;
 	attr_cache_invalidate(ctx->attrs, rel);
+	page_etags_forget(ctx->pages, rel);
 	attr_cache_put(ctx->attrs, rel, e ? e : &absent,
 		       attr_cache_gen(ctx->attrs));
 	if (fs_path_split(rel, &parent, &name) != 0) {

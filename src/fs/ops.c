@@ -99,6 +99,20 @@ static int open_common(const char *path, struct fuse_file_info *fi,
 	if (rc != 0)
 		return rc;
 	fi->fh = (uint64_t)(uintptr_t)h;
+	if (h->writable) {
+		/* A writer's bytes stay private until its commit: they bypass
+		 * the page cache that other handles of this file read, and
+		 * what was cached of the file can no longer be trusted. */
+		fi->direct_io = 1;
+		page_etags_forget(ctx->pages, h->rel);
+	} else {
+		/* Pages cached from this very version may be kept. */
+		fi->keep_cache = page_etags_open(ctx->pages, h->rel, h->etag);
+		/* The kernel may serve bytes of this version without asking
+		 * us: a later silent refresh to another version would mix. */
+		if (fi->keep_cache)
+			fs_handle_mark_read(h);
+	}
 	return 0;
 }
 

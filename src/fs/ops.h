@@ -45,5 +45,7 @@ int fs_ops_put_small(struct fs_ctx *ctx, const char *key, const void *data,
 /** The xattr names etagfs serves. */
 #define FS_XATTR_ETAG "user.etag"
 #define FS_XATTR_IF_MATCH "user.etag.if-match"
+/** On the mount's root: the S3 request counters of this mount. */
+#define FS_XATTR_STATS "user.etagfs.stats"
 
 #endif

@@ -172,6 +172,25 @@ int fs_ops_getxattr(const char *path, const char *name, char *value,
 	struct attr_entry e;
 	int rc;
 
+	if (strcmp(name, FS_XATTR_STATS) == 0 && rel[0] == '\0') {
+		struct s3_stats sst;
+		char text[256];
+
+		/* The mount's request counters, for benchmarks and tests. */
+		s3_client_get_stats(ctx->s3, &sst);
+		snprintf(text, sizeof(text),
+			 "head=%llu get=%llu put=%llu delete=%llu copy=%llu "
+			 "list=%llu multipart=%llu retries=%llu",
+			 (unsigned long long)sst.head,
+			 (unsigned long long)sst.get,
+			 (unsigned long long)sst.put,
+			 (unsigned long long)sst.del,
+			 (unsigned long long)sst.copy,
+			 (unsigned long long)sst.list,
+			 (unsigned long long)sst.mpu,
+			 (unsigned long long)sst.retries);
+		return xattr_reply(text, value, size);
+	}
 	if (strcmp(name, FS_XATTR_ETAG) != 0)
 		return -ENODATA;
 	/* The caller's own open handle answers with its snapshot. */

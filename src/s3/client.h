@@ -73,6 +73,10 @@ struct s3_status {
 	bool ambiguous_resolved; /**< a lost response was resolved by HEAD */
 };
 
+/** The ETag reported for a write of ours that landed but was replaced
+ * before we could learn its ETag: no server version matches it. */
+#define S3_ETAG_SUPERSEDED "\"etagfs-superseded\""
+
 struct s3_object_info {
 	uint64_t size;
 	char etag[S3_ETAG_MAX]; /**< as sent by the server */

@@ -129,8 +129,10 @@ void s3_client_int_etag_wire(const char *in, bool quoted, char *out,
 /** Add the If-Match / If-None-Match of a write for @p cond (may be NULL),
  * If-Match in the form this server wants, and mark @p o conditional (its
  * 412 conflicts are logged at info level: the caller names them itself).
- * @p etag (@p len bytes) holds the header value and must outlive @p o. */
-void s3_client_int_write_cond(struct s3_client *c, struct s3_client_op *o,
+ * @p etag (@p len bytes) holds the header value and must outlive @p o.
+ * An empty If-Match ETag names a version nobody can match: -EBUSY (an
+ * empty header would be dropped and the write made unconditional). */
+int s3_client_int_write_cond(struct s3_client *c, struct s3_client_op *o,
 			      const struct s3_write_cond *cond, char *etag,
 			      size_t len);
 
@@ -141,18 +143,21 @@ void s3_client_int_write_if_match(struct s3_client *c, const char *etag,
 
 /**
  * The HEAD after a failed precondition. 1: our token is on the server
- * (our write landed; @p info filled); 0: it is not (@p info filled when
- * the object exists, size 0 and etag "" when it does not); <0: the HEAD
- * itself failed.
+ * (our write landed; @p info filled); 2: the version on the server names
+ * our token as its parent (our write landed and was replaced since);
+ * 0: neither (@p info filled when the object exists, size 0 and etag ""
+ * when it does not); <0: the HEAD itself failed.
  */
 int s3_client_int_head_check_token(struct s3_client *c, const char *key,
 				   const char *token,
 				   struct s3_object_info *info);
 
-/** An ambiguous attempt of @p o turned out to have landed: log it, mark
- * @p st (may be NULL) resolved and copy @p head to @p out_info (may be
- * NULL). */
-void s3_client_int_landed(const struct s3_client_op *o,
+/** An ambiguous attempt of @p o turned out to have landed (@p how is the
+ * 1 or 2 of s3_client_int_head_check_token()): log it, mark @p st (may be
+ * NULL) resolved and copy @p head to @p out_info (may be NULL); when it
+ * was replaced since, out_info's ETag is S3_ETAG_SUPERSEDED so that a
+ * later write conditional on it fails. */
+void s3_client_int_landed(const struct s3_client_op *o, int how,
 			  const struct s3_object_info *head,
 			  struct s3_object_info *out_info, struct s3_status *st);
 

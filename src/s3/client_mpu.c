@@ -302,6 +302,12 @@ static void complete_etag_from_head(struct s3_client *c, const char *key,
 		*info = head;
 		return;
 	}
+	if (h == 2) {
+		/* Ours, replaced since: no later write may match it. */
+		snprintf(info->etag, sizeof(info->etag), "%s",
+			 S3_ETAG_SUPERSEDED);
+		return;
+	}
 	log_notice("s3: COMPLETE '%s': completed, but its ETag is unknown "
 		   "(%s)",
 		   key,
@@ -338,7 +344,12 @@ int s3_mpu_complete(struct s3_client *c, const char *key,
 	o.body_mem = body;
 	o.body_mem_len = strlen(body);
 	s3_client_int_op_query(&o, "uploadId", upload_id);
-	s3_client_int_write_cond(c, &o, cond, etag, sizeof(etag));
+	rc = s3_client_int_write_cond(c, &o, cond, etag, sizeof(etag));
+	if (rc < 0) {
+		free(body);
+		buf_free(&text);
+		return rc;
+	}
 	rc = s3_client_int_run(c, &o, &out);
 	/* After an ambiguous attempt, a failed precondition or a vanished
 	 * upload may both mean the first attempt completed it. */
@@ -347,9 +358,9 @@ int s3_mpu_complete(struct s3_client *c, const char *key,
 	     (out.status == 404 && strcmp(out.code, "NoSuchUpload") == 0))) {
 		int h = s3_client_int_head_check_token(c, key, token, &head);
 
-		if (h == 1) {
+		if (h >= 1) {
 			rc = 0;
-			s3_client_int_landed(&o, &head, out_info, st);
+			s3_client_int_landed(&o, h, &head, out_info, st);
 			registry_get(c, upload_id, token, true);
 			goto done;
 		}

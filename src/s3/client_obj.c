@@ -196,11 +196,13 @@ void s3_client_int_write_if_match(struct s3_client *c, const char *etag,
 	s3_client_int_etag_wire(etag, flip ? unquoted : !unquoted, out, len);
 }
 
-void s3_client_int_write_cond(struct s3_client *c, struct s3_client_op *o,
-			      const struct s3_write_cond *cond, char *etag,
-			      size_t len)
+int s3_client_int_write_cond(struct s3_client *c, struct s3_client_op *o,
+			     const struct s3_write_cond *cond, char *etag,
+			     size_t len)
 {
 	o->conditional = cond && (cond->if_match || cond->if_none_match);
+	if (cond && cond->if_match && cond->if_match[0] == '\0')
+		return -EBUSY;
 	if (cond && cond->if_match) {
 		s3_client_int_write_if_match(c, cond->if_match, false, etag,
 					     len);
@@ -208,6 +210,7 @@ void s3_client_int_write_cond(struct s3_client *c, struct s3_client_op *o,
 	} else if (cond && cond->if_none_match) {
 		s3_client_int_op_header(o, "If-None-Match", "*");
 	}
+	return 0;
 }
 
 /* Remember that the server wants the other If-Match form, once. */
@@ -244,19 +247,28 @@ int s3_client_int_head_check_token(struct s3_client *c, const char *key,
 		return 0;
 	if (rc < 0)
 		return rc;
-	return token[0] && strcmp(info->meta.token, token) == 0;
+	if (!token[0])
+		return 0;
+	if (strcmp(info->meta.token, token) == 0)
+		return 1;
+	return strcmp(info->meta.parent, token) == 0 ? 2 : 0;
 }
 
-void s3_client_int_landed(const struct s3_client_op *o,
+void s3_client_int_landed(const struct s3_client_op *o, int how,
 			  const struct s3_object_info *head,
 			  struct s3_object_info *out_info, struct s3_status *st)
 {
-	log_info("s3: %s '%s': an ambiguous attempt had landed (token found)",
-		 o->name, o->key ? o->key : "");
+	log_info("s3: %s '%s': an ambiguous attempt had landed (%s)",
+		 o->name, o->key ? o->key : "",
+		 how == 1 ? "token found" : "replaced since, token is parent");
 	if (st)
 		st->ambiguous_resolved = true;
-	if (out_info)
+	if (out_info) {
 		*out_info = *head;
+		if (how == 2)
+			snprintf(out_info->etag, sizeof(out_info->etag), "%s",
+				 S3_ETAG_SUPERSEDED);
+	}
 }
 
 /* Build the meta headers of a write; the token is made when asked for. */
@@ -310,8 +322,9 @@ int s3_put_object(struct s3_client *c, const char *key, int fd, off_t off,
 					sizeof(storage));
 	if (rc < 0)
 		return rc;
-	s3_client_int_write_cond(c, &o, cond, etag, sizeof(etag));
-
+	rc = s3_client_int_write_cond(c, &o, cond, etag, sizeof(etag));
+	if (rc < 0)
+		return rc;
 	rc = s3_client_int_run(c, &o, &out);
 	while (rc == -EBUSY && out.status == 412 && conditional) {
 		bool ambiguous = out.ambiguous_before;
@@ -325,9 +338,9 @@ int s3_put_object(struct s3_client *c, const char *key, int fd, off_t off,
 			rc = ambiguous ? h : -EBUSY;
 			break;
 		}
-		if (h == 1) {
+		if (h >= 1) {
 			rc = 0;
-			s3_client_int_landed(&o, &head, out_info, st);
+			s3_client_int_landed(&o, h, &head, out_info, st);
 			goto done;
 		}
 		/* The object is still the version we expected, yet the

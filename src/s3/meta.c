@@ -169,6 +169,10 @@ void s3_meta_from_kv(struct s3_meta *m, const struct s3_kv *kv, size_t n)
 			bad = !token_valid(value);
 			if (!bad)
 				memcpy(m->token, value, S3_TOKEN_LEN + 1);
+		} else if (strcasecmp(name, "etagfs-parent") == 0) {
+			bad = !token_valid(value);
+			if (!bad)
+				memcpy(m->parent, value, S3_TOKEN_LEN + 1);
 		}
 		if (bad)
 			log_debug("meta: ignoring malformed x-amz-meta-%s",
@@ -241,6 +245,12 @@ size_t s3_meta_to_headers(const struct s3_meta *m, struct s3_header *out,
 		if (v)
 			out[n++] = (struct s3_header){
 				META_PREFIX "etagfs-token", v};
+	}
+	if (m->parent[0]) {
+		v = store(storage, storage_len, &used, m->parent);
+		if (v)
+			out[n++] = (struct s3_header){
+				META_PREFIX "etagfs-parent", v};
 	}
 	return n;
 }

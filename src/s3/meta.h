@@ -26,6 +26,10 @@ struct s3_meta {
 	gid_t gid;
 	struct timespec mtime;
 	char token[S3_TOKEN_LEN + 1]; /**< "" when none */
+	/** Token of the version this one replaced (x-amz-meta-etagfs-parent):
+	 * lets a writer whose response was lost recognise that its version
+	 * landed even after another writer replaced it. "" when none. */
+	char parent[S3_TOKEN_LEN + 1];
 };
 
 /** Fill @p m from x-amz-meta-* pairs of a response; unknown ones ignored,
@@ -35,7 +39,7 @@ void s3_meta_from_kv(struct s3_meta *m, const struct s3_kv *kv, size_t n);
 /** Render @p m as headers. @p names / @p values point into @p storage
  * (at least S3_META_STORAGE bytes). Returns the number of headers written
  * to @p out (at most S3_META_MAX_HEADERS). */
-#define S3_META_MAX_HEADERS 5
+#define S3_META_MAX_HEADERS 6
 #define S3_META_STORAGE 512
 size_t s3_meta_to_headers(const struct s3_meta *m, struct s3_header *out,
 			  char *storage, size_t storage_len);

@@ -39,6 +39,7 @@ struct fake_resp {
 	const char *body;     /* 2xx: to the sinks; else: err_body */
 	const char *token;    /* x-amz-meta-etagfs-token of a HEAD */
 	bool echo_token;      /* HEAD answers with the last PUT's token */
+	bool echo_parent;     /* HEAD names the last PUT's token as parent */
 	const char *last_modified;
 	const char *content_range;
 };
@@ -193,6 +194,8 @@ static int fake_perform(void *impl, const struct s3_http_request *req,
 		feed(resp, "X-Amz-Meta-Etagfs-Token: %s\r\n", s->token);
 	if (s->echo_token)
 		feed(resp, "x-amz-meta-etagfs-token: %s\r\n", f->last_token);
+	if (s->echo_parent)
+		feed(resp, "x-amz-meta-etagfs-parent: %s\r\n", f->last_token);
 	if (s->last_modified)
 		feed(resp, "Last-Modified: %s\r\n", s->last_modified);
 	if (s->content_range)
@@ -554,6 +557,34 @@ START_TEST(test_ambiguous_put_lost)
 				       NULL, &st),
 			 -EBUSY);
 	ck_assert(!st.ambiguous_resolved);
+	ck_assert_uint_eq(fk->n_log, 3);
+}
+END_TEST
+
+/* Our write landed, then a third writer replaced it before our HEAD: the
+ * new version names our token as its parent. Success, but with an ETag
+ * that no later conditional write can match. */
+START_TEST(test_ambiguous_put_landed_then_replaced)
+{
+	struct s3_write_cond cond = { .if_match = "\"v1\"" };
+	struct s3_object_info out;
+	struct s3_status st = { 0 };
+
+	script((struct fake_resp){ .terr = -ECONNRESET });
+	script((struct fake_resp){ .status = 412 });
+	script((struct fake_resp){ .status = 200, .etag = "\"v3\"",
+				   .token = "0123456789abcdef0123456789abcdef",
+				   .echo_parent = true });
+	ck_assert_int_eq(s3_put_object(cl, "k", body_fd, 0, 11, &cond, NULL,
+				       &out, &st),
+			 0);
+	ck_assert(st.ambiguous_resolved);
+	ck_assert_str_eq(out.etag, S3_ETAG_SUPERSEDED);
+	/* A write conditional on that ETag fails without a request. */
+	cond.if_match = "";
+	ck_assert_int_eq(s3_put_object(cl, "k", body_fd, 0, 11, &cond, NULL,
+				       NULL, NULL),
+			 -EBUSY);
 	ck_assert_uint_eq(fk->n_log, 3);
 }
 END_TEST
@@ -1943,6 +1974,7 @@ Suite *client_suite(void)
 	tcase_add_test(tc, test_mpu_flow);
 	tcase_add_test(tc, test_complete_error_in_200);
 	tcase_add_test(tc, test_complete_ambiguous_resolved);
+	tcase_add_test(tc, test_ambiguous_put_landed_then_replaced);
 	tcase_add_test(tc, test_abort_missing);
 	tcase_add_loop_test(tc, test_etag_equal, 0,
 			    sizeof(etag_cases) / sizeof(etag_cases[0]));

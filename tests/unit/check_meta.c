@@ -288,8 +288,9 @@ START_TEST(test_round_trip)
 	m.mtime.tv_sec = -1;
 	m.mtime.tv_nsec = 999999999;
 	ck_assert_int_eq(s3_meta_new_token(m.token), 0);
+	ck_assert_int_eq(s3_meta_new_token(m.parent), 0);
 	n = s3_meta_to_headers(&m, h, storage, sizeof(storage));
-	ck_assert_uint_eq(n, 5);
+	ck_assert_uint_eq(n, 6);
 	for (size_t i = 0; i < n; i++) {
 		kv[i].name = (char *)h[i].name + strlen("x-amz-meta-");
 		kv[i].value = (char *)h[i].value;
@@ -303,6 +304,8 @@ START_TEST(test_round_trip)
 	ck_assert_int_eq((long long)back.mtime.tv_sec, -1);
 	ck_assert_int_eq(back.mtime.tv_nsec, 999999999);
 	ck_assert_str_eq(back.token, m.token);
+	ck_assert_str_eq(back.parent, m.parent);
+	ck_assert_str_ne(back.parent, back.token);
 }
 END_TEST
 

@@ -1,0 +1,103 @@
+/*
+ * Page-cache versions: path -> ETag of the bytes the kernel caches.
+ *
+ * Locking: p->lock protects the table; it is held only inside the public
+ * functions. ETags are compared byte for byte as the server sent them;
+ * a differently quoted equal ETag only costs one re-read.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache/page_etags.h"
+#include "cache/table.h"
+#include "s3/http.h" /* S3_ETAG_MAX */
+
+struct etag_node {
+	struct cache_table_node h;
+	char etag[S3_ETAG_MAX];
+};
+
+struct page_etags {
+	pthread_mutex_t lock;
+	size_t max_paths;
+	struct cache_table paths;
+};
+
+struct page_etags *page_etags_new(size_t max_paths)
+{
+	struct page_etags *p = calloc(1, sizeof(*p));
+
+	if (p == NULL)
+		return NULL;
+	if (cache_table_init(&p->paths, 64) != 0) {
+		free(p);
+		return NULL;
+	}
+	pthread_mutex_init(&p->lock, NULL);
+	p->max_paths = max_paths;
+	return p;
+}
+
+void page_etags_free(struct page_etags *p)
+{
+	if (p == NULL)
+		return;
+	while (p->paths.oldest != NULL) {
+		struct cache_table_node *n = p->paths.oldest;
+
+		cache_table_unlink(&p->paths, n);
+		free(n);
+	}
+	cache_table_fini(&p->paths);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+bool page_etags_open(struct page_etags *p, const char *path,
+		     const char *etag)
+{
+	uint64_t hash = cache_table_hash(path);
+	struct etag_node *n;
+	bool same = false;
+
+	if (etag == NULL || etag[0] == '\0') {
+		page_etags_forget(p, path);
+		return false;
+	}
+	pthread_mutex_lock(&p->lock);
+	n = (struct etag_node *)cache_table_find(&p->paths, path, hash);
+	if (n != NULL) {
+		same = strcmp(n->etag, etag) == 0;
+		cache_table_touch(&p->paths, &n->h);
+	} else if (p->max_paths > 0) {
+		if (p->paths.count >= p->max_paths) {
+			struct cache_table_node *old = p->paths.oldest;
+
+			cache_table_unlink(&p->paths, old);
+			free(old);
+		}
+		n = (struct etag_node *)cache_table_node_new(sizeof(*n), path);
+		if (n != NULL)
+			cache_table_insert(&p->paths, &n->h);
+	}
+	if (n != NULL)
+		snprintf(n->etag, sizeof(n->etag), "%s", etag);
+	pthread_mutex_unlock(&p->lock);
+	return same;
+}
+
+void page_etags_forget(struct page_etags *p, const char *path)
+{
+	uint64_t hash = cache_table_hash(path);
+	struct cache_table_node *n;
+
+	pthread_mutex_lock(&p->lock);
+	n = cache_table_find(&p->paths, path, hash);
+	if (n != NULL) {
+		cache_table_unlink(&p->paths, n);
+		free(n);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
