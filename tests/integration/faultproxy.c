@@ -624,12 +624,18 @@ static void delay_ms(struct fp_proxy *p, int ms)
 	pthread_mutex_unlock(&p->lock);
 }
 
+/* What becomes of the client connection after a request. */
+enum conn_next { CONN_KEEP, CONN_CLOSE, CONN_RESET };
+
 /*
- * Handle one request already in @req_buf. 0: the connection goes on;
- * 1: it is over (closed as the action or the protocol wants).
+ * Handle one request already in @req_buf: whether the client connection
+ * goes on, ends (FIN, after what was sent) or is reset (RST, which also
+ * discards anything unsent).
  */
-static int handle_request(struct fp_conn *c, struct dbuf *req_buf,
-			  const struct request *rq, struct dbuf *resp_buf)
+static enum conn_next handle_request(struct fp_conn *c,
+				     struct dbuf *req_buf,
+				     const struct request *rq,
+				     struct dbuf *resp_buf)
 {
 	struct fp_proxy *p = c->p;
 	struct fp_rule_ent rule;
@@ -649,12 +655,14 @@ static int handle_request(struct fp_conn *c, struct dbuf *req_buf,
 		if (rule.hook)
 			rule.hook(rule.hook_arg, rq->method, rq->target, 0);
 		if (rule.action == FP_RESET_BEFORE)
-			return 1;
+			return CONN_RESET;
 		rc = send_status(c->client_fd, rq, rule.arg,
 				 rule.error_code ? rule.error_code
 						 : code_of(rule.arg),
 				 id);
-		return rc < 0 || rq->close_after ? 1 : 0;
+		if (rc < 0)
+			return CONN_RESET;
+		return rq->close_after ? CONN_CLOSE : CONN_KEEP;
 	}
 
 	rc = upstream_connect(c);
@@ -666,7 +674,7 @@ static int handle_request(struct fp_conn *c, struct dbuf *req_buf,
 	if (rc < 0) {
 		/* The server failed us: the client sees a dead connection. */
 		conn_close_fd(p, &c->upstream_fd, false);
-		return 1;
+		return CONN_RESET;
 	}
 	if (rs.close_after)
 		conn_close_fd(p, &c->upstream_fd, false);
@@ -676,7 +684,7 @@ static int handle_request(struct fp_conn *c, struct dbuf *req_buf,
 	send_len = rs.total;
 	switch (rule.action) {
 	case FP_DROP_RESPONSE:
-		return 1;
+		return CONN_CLOSE;
 	case FP_DELAY_RESPONSE:
 		delay_ms(p, rule.arg);
 		break;
@@ -687,10 +695,12 @@ static int handle_request(struct fp_conn *c, struct dbuf *req_buf,
 		break;
 	}
 	rc = send_all(c->client_fd, resp_buf->p, send_len);
-	if (rc < 0 || rule.action == FP_TRUNCATE_RESPONSE || rs.close_after ||
+	if (rc < 0)
+		return CONN_RESET;
+	if (rule.action == FP_TRUNCATE_RESPONSE || rs.close_after ||
 	    rq->close_after)
-		return 1;
-	return 0;
+		return CONN_CLOSE;
+	return CONN_KEEP;
 }
 
 static void *conn_main(void *arg)
@@ -698,6 +708,7 @@ static void *conn_main(void *arg)
 	struct fp_conn *c = arg;
 	struct fp_proxy *p = c->p;
 	struct dbuf req_buf = {0}, resp_buf = {0};
+	enum conn_next next;
 	bool reset = false;
 
 	for (;;) {
@@ -708,11 +719,9 @@ static void *conn_main(void *arg)
 			reset = rc < 0;
 			break;
 		}
-		rc = handle_request(c, &req_buf, &rq, &resp_buf);
-		if (rc != 0) {
-			/* Unread bytes of the request (none normally) or a
-			 * reset rule: RST, as a dying server would. */
-			reset = true;
+		next = handle_request(c, &req_buf, &rq, &resp_buf);
+		if (next != CONN_KEEP) {
+			reset = next == CONN_RESET;
 			break;
 		}
 		dbuf_consume(&req_buf, rq.total);

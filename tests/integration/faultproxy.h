@@ -36,7 +36,7 @@ enum fp_action {
 	 * but the client never learns (the ambiguous commit).
 	 */
 	FP_DROP_RESPONSE,
-	/** Close the client connection without forwarding the request. */
+	/** Reset the client connection (RST) without forwarding the request. */
 	FP_RESET_BEFORE,
 	/** Hold the upstream response for @c arg milliseconds, then send. */
 	FP_DELAY_RESPONSE,
