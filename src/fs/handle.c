@@ -20,6 +20,10 @@
 #include "fs/path.h"
 #include "util/log.h"
 
+/* How long a network failure of a remote read answers repeated reads of
+ * the same handle at once (the kernel retries a failed readahead). */
+#define FS_READ_ERROR_HOLD_MS 2000
+
 pid_t fs_handle_tgid_of(pid_t tid)
 {
 	char path[64], line[128];
@@ -318,11 +322,26 @@ ssize_t fs_handle_read(struct fs_ctx *ctx, struct fs_handle *h, char *buf,
 		got = n < 0 ? 0 : (size_t)n;
 		goto out;
 	}
+	/* The kernel follows a failed readahead with a plain read of the
+	 * same page: answer it with the error just seen instead of spending
+	 * the whole retry budget again on a server that is not answering. */
+	if (h->read_error != 0 &&
+	    cache_clock_monotonic_ms() < h->read_error_until_ms) {
+		rc = h->read_error;
+		goto out;
+	}
 	rc = read_remote(ctx, h, buf, size, off, &got);
 	if (rc == -ESTALE && !h->bytes_returned && !h->writable) {
 		rc = refresh_snapshot(ctx, h);
 		if (rc == 0)
 			rc = read_remote(ctx, h, buf, size, off, &got);
+	}
+	h->read_error = 0;
+	if (rc == -ETIMEDOUT || rc == -ECONNRESET || rc == -ECONNREFUSED ||
+	    rc == -EHOSTUNREACH || rc == -EIO) {
+		h->read_error = rc;
+		h->read_error_until_ms =
+			cache_clock_monotonic_ms() + FS_READ_ERROR_HOLD_MS;
 	}
 	if (rc == -ENOENT)
 		rc = -ESTALE; /* the snapshot's object was deleted */

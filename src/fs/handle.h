@@ -54,6 +54,8 @@ struct fs_handle {
 	bool mtime_explicit; /**< utimens set meta.mtime: keep it */
 	pid_t owner_tgid;    /**< process that opened it (xattr calls) */
 	bool unlinked;	     /**< the mount removed the name: never commit */
+	int read_error;	     /**< last remote read's network error, or 0 */
+	uint64_t read_error_until_ms; /**< fail reads fast until then */
 };
 
 /** The thread-group id of thread @p tid (FUSE reports thread ids). */

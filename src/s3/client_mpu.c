@@ -353,9 +353,12 @@ int s3_mpu_complete(struct s3_client *c, const char *key,
 	rc = s3_client_int_run(c, &o, &out);
 	/* After an ambiguous attempt, a failed precondition or a vanished
 	 * upload may both mean the first attempt completed it. */
-	if (rc < 0 && out.ambiguous_before && token[0] &&
+	/* A 412 is always checked: libcurl may have resent our first
+	 * attempt by itself (a reused connection that died). */
+	if (rc < 0 && token[0] &&
 	    (out.status == 412 ||
-	     (out.status == 404 && strcmp(out.code, "NoSuchUpload") == 0))) {
+	     (out.ambiguous_before && out.status == 404 &&
+	      strcmp(out.code, "NoSuchUpload") == 0))) {
 		int h = s3_client_int_head_check_token(c, key, token, &head);
 
 		if (h >= 1) {

@@ -327,15 +327,16 @@ int s3_put_object(struct s3_client *c, const char *key, int fd, off_t off,
 		return rc;
 	rc = s3_client_int_run(c, &o, &out);
 	while (rc == -EBUSY && out.status == 412 && conditional) {
-		bool ambiguous = out.ambiguous_before;
 		int h;
 
-		if (!ambiguous && !cond->if_match)
-			break; /* a plain lost race on create */
+		/* Even a create that lost a plain race is checked: libcurl
+		 * resends a request by itself when a reused connection dies,
+		 * so a 412 on what we saw as the first attempt may answer our
+		 * own landed write. */
 		h = s3_client_int_head_check_token(c, key, m.token, &head);
 		if (h < 0) {
 			/* Cannot tell whether we won: do not guess. */
-			rc = ambiguous ? h : -EBUSY;
+			rc = h;
 			break;
 		}
 		if (h >= 1) {

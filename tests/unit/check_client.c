@@ -1566,7 +1566,7 @@ static const struct level_case {
 } level_cases[] = {
 	/* A conflict on a conditional write: the caller names it. */
 	{ "put-if-match", "info", 2 }, /* the PUT, then the HEAD check */
-	{ "put-if-none-match", "info", 1 },
+	{ "put-if-none-match", "info", 2 }, /* a create checks too */
 	{ "complete-if-match", "info", 1 },
 	/* Everything else keeps its level. */
 	{ "put-plain", "notice", 1 },
