@@ -492,10 +492,14 @@ START_TEST(test_no_retry_on_412)
 	script((struct fake_resp){
 		.status = 412,
 		.body = "<Error><Code>PreconditionFailed</Code></Error>" });
+	/* The token check: somebody else's version is there. */
+	script((struct fake_resp){ .status = 200, .etag = "\"theirs\"" });
 	ck_assert_int_eq(s3_put_object(cl, "k", body_fd, 0, 11, &cond, NULL,
 				       NULL, NULL),
 			 -EBUSY);
-	ck_assert_uint_eq(fk->n_log, 1);
+	/* The PUT was not resent: only the HEAD followed it. */
+	ck_assert_uint_eq(fk->n_log, 2);
+	ck_assert_str_eq(fk->log[1].method, "HEAD");
 	ck_assert_str_eq(hdr(0, "If-None-Match"), "*");
 	s3_client_get_stats(cl, &stats);
 	ck_assert_uint_eq(stats.retries, 0);
