@@ -16,6 +16,7 @@
 #include "fs/ctx.h"
 #include "fs/ops.h"
 #include "fs/options.h"
+#include "fs/staging.h"
 #include "s3/client.h"
 #include "s3/creds.h"
 #include "s3/probe.h"
@@ -134,6 +135,44 @@ static int probe_server(struct fs_ctx *ctx, char *err, size_t len)
 	return 0;
 }
 
+/* "etagfs --recover BUCKET -o ...": recover without mounting. */
+static int recover_only(struct fs_options *o, int debug)
+{
+	struct fs_recovery_stats rs = {0};
+	struct s3_client *s3 = NULL;
+	struct fs_ctx ctx;
+	char err[1024];
+	int rc;
+
+	memset(&ctx, 0, sizeof(ctx));
+	log_init("etagfs", true, debug ? LOG_DEBUG : LOG_ERR);
+	if (resolve_endpoint(o, err, sizeof(err)) != 0 ||
+	    make_client(o, &s3, err, sizeof(err)) != 0 ||
+	    s3_check_bucket(s3, err, sizeof(err)) != 0) {
+		s3_client_free(s3);
+		return fail(err);
+	}
+	if (fs_ctx_init(&ctx, o, s3, err, sizeof(err)) != 0 ||
+	    fs_staging_init(&ctx, err, sizeof(err)) != 0 ||
+	    probe_server(&ctx, err, sizeof(err)) != 0) {
+		rc = fail(err);
+		goto out;
+	}
+	log_init("etagfs", true, debug ? LOG_DEBUG : LOG_NOTICE);
+	rc = fs_staging_recover(&ctx, &rs);
+	printf("etagfs: recovery of s3://%s in %s: %d committed, %d "
+	       "conflicts kept, %d incomplete kept, %d left for later\n",
+	       ctx.opts.bucket, ctx.staging_dir, rs.committed, rs.conflicts,
+	       rs.kept, rs.failed);
+	rc = rc == 0 && rs.failed == 0 ? 0 : 1;
+out:
+	if (ctx.s3 != NULL) {
+		fs_staging_fini(&ctx);
+		fs_ctx_destroy(&ctx);
+	}
+	return rc;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -171,6 +210,10 @@ int main(int argc, char *argv[])
 	/* libfuse says itself what is wrong with the command line. */
 	if (fuse_parse_cmdline(&args, &copts) != 0)
 		goto out;
+	if (o.recover_only) {
+		rc = recover_only(&o, copts.debug);
+		goto out;
+	}
 	if (copts.mountpoint == NULL) {
 		rc = fail("no MOUNTPOINT given (usage: etagfs "
 			  "BUCKET[:/prefix] MOUNTPOINT [-o options])");
@@ -195,7 +238,8 @@ int main(int argc, char *argv[])
 		s3_client_free(s3);
 		goto out;
 	}
-	if (fs_ctx_init(&ctx, &o, s3, err, sizeof(err)) != 0) {
+	if (fs_ctx_init(&ctx, &o, s3, err, sizeof(err)) != 0 ||
+	    fs_staging_init(&ctx, err, sizeof(err)) != 0) {
 		rc = fail(err);
 		goto out;
 	}
@@ -216,6 +260,14 @@ int main(int argc, char *argv[])
 	log_notice("%s", ctx_caps_line);
 	log_notice("mounted s3://%s/%s at %s (endpoint %s)", ctx.opts.bucket,
 		   ctx.opts.prefix, copts.mountpoint, ctx.opts.endpoint);
+	/* Content left by a mount of this bucket that died: committed with
+	 * its original precondition, or kept (see staging.h). Done before
+	 * the first request is served, with the mount's logging on. */
+	if (!ctx.read_only) {
+		struct fs_recovery_stats rs;
+
+		fs_staging_recover(&ctx, &rs);
+	}
 	if (fuse_daemonize(copts.foreground) != 0)
 		goto out;
 	if (!copts.foreground)
@@ -241,8 +293,10 @@ out:
 		fuse_destroy(fuse);
 	if (loop != NULL)
 		fuse_loop_cfg_destroy(loop);
-	if (ctx.s3 != NULL)
+	if (ctx.s3 != NULL) {
+		fs_staging_fini(&ctx);
 		fs_ctx_destroy(&ctx);
+	}
 	fs_options_free(&o);
 	free(copts.mountpoint);
 	fuse_opt_free_args(&args);

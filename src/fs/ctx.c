@@ -98,6 +98,7 @@ int fs_ctx_init(struct fs_ctx *ctx, struct fs_options *o,
 	ctx->uid = ctx->opts.uid >= 0 ? (uid_t)ctx->opts.uid : getuid();
 	ctx->gid = ctx->opts.gid >= 0 ? (gid_t)ctx->opts.gid : getgid();
 	ctx->mount_time = time(NULL);
+	ctx->owner_fd = -1;
 	pthread_mutex_init(&ctx->handles_lock, NULL);
 	rc = prepare_dir(&ctx->staging_dir, ctx->opts.staging_dir, "staging",
 			 "staging", err, err_len);

@@ -26,6 +26,9 @@ struct fs_ctx {
 	struct dir_cache *dirs;
 	struct page_etags *pages; /**< version in the kernel page cache */
 	char *staging_dir;  /**< owned, exists, mode 0700 */
+	int owner_fd;	    /**< flock held on our owner file (staging.h) */
+	char *owner_path;
+	char owner_id[17];
 	char *conflict_dir; /**< owned, exists, mode 0700 */
 	uid_t uid;	    /**< owner shown for objects without metadata */
 	gid_t gid;

@@ -75,11 +75,7 @@ static void handle_free(struct fs_handle *h)
 {
 	if (h == NULL)
 		return;
-	if (h->staging_fd >= 0)
-		close(h->staging_fd);
-	if (h->staging_path != NULL)
-		unlink(h->staging_path);
-	free(h->staging_path);
+	fs_stage_discard(&h->stage);
 	free(h->rel);
 	free(h->key);
 	pthread_mutex_destroy(&h->lock);
@@ -93,7 +89,7 @@ static struct fs_handle *handle_new(struct fs_ctx *ctx, const char *rel)
 	if (h == NULL)
 		return NULL;
 	pthread_mutex_init(&h->lock, NULL);
-	h->staging_fd = -1;
+	h->stage.fd = -1;
 	h->rel = strdup(rel);
 	h->key = fs_path_key(ctx->opts.prefix, rel, false);
 	if (h->rel == NULL || h->key == NULL) {
@@ -103,26 +99,51 @@ static struct fs_handle *handle_new(struct fs_ctx *ctx, const char *rel)
 	return h;
 }
 
-/* An empty private staging file on disk (never in memory). */
+/* Tell the manifest where the handle stands (see staging.h). */
+static int stage_record(struct fs_ctx *ctx, struct fs_handle *h,
+			enum fs_stage_state state)
+{
+	struct fs_stage_info info = {
+		.key = h->key,
+		.base_etag = h->if_match_override[0] ? h->if_match_override
+						     : h->etag,
+		.is_new = h->is_new,
+		.meta = &h->meta,
+		.state = state,
+		.size = h->size,
+	};
+	int rc = fs_stage_record(ctx, &h->stage, &info);
+
+	if (rc == 0)
+		h->stage_state = state;
+	return rc;
+}
+
+/* An empty private staging file on disk (never in memory), with a
+ * manifest that lets a later mount recover it after a crash. */
 static int staging_create(struct fs_ctx *ctx, struct fs_handle *h)
 {
-	char *path = NULL;
-	int fd;
+	struct fs_stage_info info = {
+		.key = h->key,
+		.base_etag = h->etag,
+		.is_new = h->is_new,
+		.meta = &h->meta,
+		.state = FS_STAGE_OPEN,
+	};
+	int rc = fs_stage_create(ctx, &info, &h->stage);
 
-	if (asprintf(&path, "%s/stage-XXXXXX", ctx->staging_dir) < 0)
-		return -ENOMEM;
-	fd = mkostemp(path, O_CLOEXEC);
-	if (fd < 0) {
-		int rc = -errno;
+	if (rc == 0)
+		h->stage_state = FS_STAGE_OPEN;
+	return rc;
+}
 
-		log_error("cannot create a staging file in %s: %s",
-			  ctx->staging_dir, strerror(errno));
-		free(path);
-		return rc;
-	}
-	h->staging_fd = fd;
-	h->staging_path = path;
-	return 0;
+/* A change to the content: the manifest must no longer promise a
+ * complete or committed file. */
+static int stage_touch(struct fs_ctx *ctx, struct fs_handle *h)
+{
+	if (h->stage_state == FS_STAGE_OPEN)
+		return 0;
+	return stage_record(ctx, h, FS_STAGE_OPEN);
 }
 
 /* Make the staging file hold the snapshot's full content, fetched with
@@ -132,13 +153,13 @@ static int staging_fill(struct fs_ctx *ctx, struct fs_handle *h)
 	struct s3_object_info info;
 	int rc;
 
-	if (h->staging_fd >= 0)
+	if (h->stage.fd >= 0)
 		return 0;
 	rc = staging_create(ctx, h);
 	if (rc != 0 || h->is_new || h->size == 0)
 		return rc;
 	memset(&info, 0, sizeof(info));
-	rc = s3_get_object_to_fd(ctx->s3, h->key, h->etag, h->staging_fd,
+	rc = s3_get_object_to_fd(ctx->s3, h->key, h->etag, h->stage.fd,
 				 &info, NULL);
 	if (rc == 0 && info.size != h->size) {
 		log_error("'%s': downloaded %llu bytes, expected %llu",
@@ -148,13 +169,8 @@ static int staging_fill(struct fs_ctx *ctx, struct fs_handle *h)
 	}
 	if (rc == -ENOENT)
 		rc = -ESTALE; /* deleted since the snapshot */
-	if (rc != 0) {
-		close(h->staging_fd);
-		unlink(h->staging_path);
-		free(h->staging_path);
-		h->staging_fd = -1;
-		h->staging_path = NULL;
-	}
+	if (rc != 0)
+		fs_stage_discard(&h->stage);
 	return rc;
 }
 
@@ -182,7 +198,7 @@ static int open_download(struct fs_ctx *ctx, struct fs_handle *h)
 	if (rc != 0)
 		return rc;
 	memset(&info, 0, sizeof(info));
-	rc = s3_get_object_to_fd(ctx->s3, h->key, NULL, h->staging_fd, &info,
+	rc = s3_get_object_to_fd(ctx->s3, h->key, NULL, h->stage.fd, &info,
 				 NULL);
 	if (rc == -ENOENT) {
 		/* Not an object: a directory, or nothing at all. */
@@ -316,8 +332,8 @@ ssize_t fs_handle_read(struct fs_ctx *ctx, struct fs_handle *h, char *buf,
 	int rc;
 
 	pthread_mutex_lock(&h->lock);
-	if (h->staging_fd >= 0) {
-		n = pread(h->staging_fd, buf, size, off);
+	if (h->stage.fd >= 0) {
+		n = pread(h->stage.fd, buf, size, off);
 		rc = n < 0 ? -errno : 0;
 		got = n < 0 ? 0 : (size_t)n;
 		goto out;
@@ -364,8 +380,10 @@ ssize_t fs_handle_write(struct fs_ctx *ctx, struct fs_handle *h,
 
 	pthread_mutex_lock(&h->lock);
 	rc = staging_fill(ctx, h);
+	if (rc == 0)
+		rc = stage_touch(ctx, h);
 	while (rc == 0 && (size_t)done < size) {
-		ssize_t n = pwrite(h->staging_fd, buf + done,
+		ssize_t n = pwrite(h->stage.fd, buf + done,
 				   size - (size_t)done, off + done);
 
 		if (n < 0 && errno == EINTR)
@@ -390,16 +408,18 @@ int fs_handle_truncate(struct fs_ctx *ctx, struct fs_handle *h, off_t size)
 	int rc;
 
 	pthread_mutex_lock(&h->lock);
-	if ((uint64_t)size == h->size && h->staging_fd >= 0) {
+	if ((uint64_t)size == h->size && h->stage.fd >= 0) {
 		rc = 0;
 		goto out;
 	}
 	/* Truncating to zero needs none of the old bytes. */
-	if (size == 0 && h->staging_fd < 0)
+	if (size == 0 && h->stage.fd < 0)
 		rc = staging_create(ctx, h);
 	else
 		rc = staging_fill(ctx, h);
-	if (rc == 0 && ftruncate(h->staging_fd, size) != 0)
+	if (rc == 0)
+		rc = stage_touch(ctx, h);
+	if (rc == 0 && ftruncate(h->stage.fd, size) != 0)
 		rc = -errno;
 	if (rc == 0) {
 		if ((uint64_t)size != h->size || h->is_new)
@@ -433,7 +453,7 @@ static int commit_multipart(struct fs_ctx *ctx, struct fs_handle *h,
 
 		parts[i].number = (int)i + 1;
 		rc = s3_mpu_upload_part(ctx->s3, h->key, upload_id,
-					parts[i].number, h->staging_fd,
+					parts[i].number, h->stage.fd,
 					(off_t)off, len, &parts[i].etag, NULL);
 	}
 	if (rc == 0)
@@ -497,7 +517,7 @@ static int commit_upload(struct fs_ctx *ctx, struct fs_handle *h,
 	}
 	if (atomic_mpu && h->size > ctx->opts.multipart_threshold)
 		return commit_multipart(ctx, h, cond, info);
-	return s3_put_object(ctx->s3, h->key, h->staging_fd, 0, h->size, cond,
+	return s3_put_object(ctx->s3, h->key, h->stage.fd, 0, h->size, cond,
 			     &h->meta, info, NULL);
 }
 
@@ -512,7 +532,7 @@ static void keep_rejected(struct fs_ctx *ctx, struct fs_handle *h, int why)
 	if (why == -EBUSY &&
 	    s3_head_object(ctx->s3, h->key, NULL, &theirs, NULL) != 0)
 		snprintf(theirs.etag, sizeof(theirs.etag), "(deleted)");
-	rc = fs_conflict_save(ctx, h->key, h->staging_fd, h->size, path,
+	rc = fs_conflict_save(ctx, h->key, h->stage.fd, h->size, path,
 			      sizeof(path));
 	if (rc != 0)
 		return;
@@ -545,7 +565,7 @@ static int commit_locked(struct fs_ctx *ctx, struct fs_handle *h)
 		return 0;
 	if (ctx->read_only)
 		return -EROFS;
-	if (h->staging_fd < 0) {
+	if (h->stage.fd < 0) {
 		/* Only metadata changed: the content is the snapshot's. */
 		rc = staging_fill(ctx, h);
 		if (rc != 0)
@@ -576,6 +596,11 @@ static int commit_locked(struct fs_ctx *ctx, struct fs_handle *h)
 			h->meta.has_mtime = true;
 		}
 	}
+	/* From here until the commit's outcome is known, a crash leaves
+	 * complete content that the next mount commits (staging.h). */
+	rc = stage_record(ctx, h, FS_STAGE_COMPLETE);
+	if (rc != 0)
+		return rc;
 	memset(&info, 0, sizeof(info));
 	rc = commit_upload(ctx, h, &cond, &info);
 	if (rc == 0) {
@@ -595,12 +620,15 @@ static int commit_locked(struct fs_ctx *ctx, struct fs_handle *h)
 		fs_lookup_note_change(ctx, h->rel, &e);
 		log_debug("committed '%s' (%llu bytes) as ETag %s", h->key,
 			  (unsigned long long)h->size, info.etag);
+		stage_record(ctx, h, FS_STAGE_CLEAN);
 		return 0;
 	}
 	if (rc == -EBUSY) {
 		h->conflicted = true;
 		attr_cache_invalidate(ctx->attrs, h->rel);
 		keep_rejected(ctx, h, rc);
+		/* The bytes are in the conflict copy: nothing to recover. */
+		stage_record(ctx, h, FS_STAGE_CLEAN);
 	}
 	return rc;
 }
@@ -701,7 +729,7 @@ void fs_handle_release(struct fs_ctx *ctx, struct fs_handle *h)
 	/* Normally flush already committed; this catches writes made
 	 * after the last flush (mmap) and failed commits. */
 	rc = commit_locked(ctx, h);
-	if (rc != 0 && rc != -EBUSY && h->dirty && h->staging_fd >= 0)
+	if (rc != 0 && rc != -EBUSY && h->dirty && h->stage.fd >= 0)
 		keep_rejected(ctx, h, rc);
 	pthread_mutex_unlock(&h->lock);
 	handle_free(h);

@@ -29,6 +29,7 @@
 #include <sys/types.h>
 
 #include "fs/ctx.h"
+#include "fs/staging.h"
 #include "s3/client.h"
 
 struct fs_handle {
@@ -46,8 +47,8 @@ struct fs_handle {
 	bool dirty;	   /**< staged content differs from the object */
 	bool conflicted;   /**< a commit failed with EBUSY */
 	bool bytes_returned; /**< a read already returned bytes */
-	int staging_fd;	   /**< -1 until the content is staged */
-	char *staging_path;
+	struct fs_stage stage; /**< fd -1 until the content is staged */
+	enum fs_stage_state stage_state; /**< what the manifest says */
 	uint64_t size;	   /**< current content size */
 	time_t last_modified;
 	struct s3_meta meta; /**< metadata written with the next commit */

@@ -28,7 +28,7 @@ struct raw_opts {
 	int failed;
 };
 
-enum { KEY_HELP, KEY_VERSION, KEY_RO };
+enum { KEY_HELP, KEY_VERSION, KEY_RO, KEY_RECOVER };
 
 #define OPT(t, field) {t, offsetof(struct raw_opts, opts.field), 1}
 #define RAW(t, field) {t, offsetof(struct raw_opts, field), 1}
@@ -58,6 +58,7 @@ static const struct fuse_opt fs_option_spec[] = {
 	{"conflict_copy=local", offsetof(struct raw_opts, opts.conflict_in_bucket),
 	 0},
 	FUSE_OPT_KEY("ro", KEY_RO),
+	FUSE_OPT_KEY("--recover", KEY_RECOVER),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -186,6 +187,9 @@ static int option_proc(void *data, const char *arg, int key,
 	case KEY_VERSION:
 		raw->o->show_version = true;
 		return 0;
+	case KEY_RECOVER:
+		raw->opts.recover_only = true;
+		return 0;
 	case KEY_RO:
 		raw->o->read_only = true;
 		return 1; /* libfuse mounts read-only too */
@@ -274,7 +278,8 @@ static int check_values(struct raw_opts *raw, char *err, size_t err_len)
 	}
 	if (o->show_help || o->show_version)
 		return 0;
-	if (raw->bucket_spec == NULL || raw->positional < 2) {
+	if (raw->bucket_spec == NULL ||
+	    (raw->positional < 2 && !o->recover_only)) {
 		snprintf(err, err_len,
 			 "usage: etagfs BUCKET[:/prefix] MOUNTPOINT "
 			 "[-o options] (see etagfs --help)");
@@ -338,6 +343,7 @@ void fs_options_free(struct fs_options *o)
 void fs_options_print_help(const char *progname)
 {
 	printf("usage: %s BUCKET[:/prefix] MOUNTPOINT [-o option[,option]...]\n"
+	       "       %s --recover BUCKET [-o option[,option]...]\n"
 	       "\n"
 	       "Mounts an S3 bucket (or a prefix of it) with optimistic\n"
 	       "concurrency: every open is a snapshot of one object version,\n"
@@ -375,6 +381,10 @@ void fs_options_print_help(const char *progname)
 	       "                             metadata\n"
 	       "\n"
 	       "generic options: -f (foreground), -d (debug), -s (single\n"
-	       "thread), -o allow_other, -o ro, and libfuse's mount options.\n",
-	       progname);
+	       "thread), -o allow_other, -o ro, and libfuse's mount options.\n"
+	       "\n"
+	       "--recover commits what a mount of BUCKET that stopped (crash,\n"
+	       "kill -9, power loss) left staged, each with its original\n"
+	       "precondition, without mounting; a mount does the same first.\n",
+	       progname, progname);
 }

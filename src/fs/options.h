@@ -45,6 +45,7 @@ struct fs_options {
 	int uid, gid;		  /**< owner of files without metadata, -1 */
 	unsigned umask;		  /**< applied to default modes */
 	bool read_only; /**< -o ro (also passed on to libfuse) */
+	bool recover_only; /**< --recover: recover staging, do not mount */
 	bool show_help;
 	bool show_version;
 };
