@@ -180,6 +180,78 @@ static pid_t run_child = -1;	/* it_run_mount_cmd's child */
 static char tracked_dirs[1024][PATH_MAX / 4];
 static int n_tracked_dirs;
 
+/*
+ * Is every leak LeakSanitizer reports allocated inside libfuse itself?
+ * libfuse's high-level API frees a directory handle only on RELEASEDIR,
+ * which the kernel sends asynchronously after closedir(): an unmount
+ * right after a listing can end the session first. Such a leak's frame
+ * #1 (the caller of malloc) is in libfuse3.so; a leak of etagfs's has
+ * etagfs code there and still fails the test.
+ */
+static bool only_libfuse_leaks(const char *log)
+{
+	const char *p = log;
+	bool any = false;
+
+	while ((p = strstr(p, "Direct leak of")) != NULL) {
+		const char *f1 = strstr(p, "\n    #1 ");
+		const char *eol = f1 ? strchr(f1 + 1, '\n') : NULL;
+		const char *lib = f1 ? strstr(f1, "libfuse3.so") : NULL;
+
+		if (f1 == NULL || lib == NULL || (eol != NULL && lib > eol))
+			return false;
+		any = true;
+		p = f1;
+	}
+	return any;
+}
+
+/* Did a sanitizer report anything in @p path (a mount's log)? */
+static bool log_has_sanitizer_report(const char *path, bool quiet)
+{
+	char *text = NULL;
+	size_t len = 0, cap = 0;
+	bool found = false;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	for (;;) {
+		if (cap - len < 65536) {
+			char *bigger = realloc(text, cap + 65536 + 1);
+
+			if (bigger == NULL)
+				break;
+			text = bigger;
+			cap += 65536;
+		}
+		n = read(fd, text + len, cap - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (text == NULL)
+		return false;
+	text[len] = '\0';
+	if (strstr(text, "runtime error:") ||
+	    strstr(text, "ERROR: AddressSanitizer"))
+		found = true;
+	if (strstr(text, "ERROR: LeakSanitizer")) {
+		if (only_libfuse_leaks(text)) {
+			if (!quiet)
+				it_log("ignoring a leak inside libfuse "
+				       "(directory handle released after "
+				       "unmount) in %s", path);
+		} else {
+			found = true;
+		}
+	}
+	free(text);
+	return found;
+}
+
 static void log_tail(const char *path, int lines)
 {
 	char buf[16384];
@@ -1213,10 +1285,7 @@ void it_mount(struct it_mount *m, const char *bucket_spec,
 static int unmount_rec(struct it_mount_rec *rec, bool quiet)
 {
 	bool forced = false, sanitizer = false;
-	char buf[65536];
 	int st = 0, i, ret = 0;
-	ssize_t n;
-	int fd;
 
 	for (i = 0; it_is_mounted(rec->dir); i++) {
 		if (do_umount(rec->dir, false) == 0)
@@ -1251,17 +1320,7 @@ static int unmount_rec(struct it_mount_rec *rec, bool quiet)
 		rec->pid = -1;
 	}
 	/* Sanitizers may report without changing the exit status. */
-	fd = open(rec->log, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		while ((n = read(fd, buf, sizeof(buf) - 1)) > 0) {
-			buf[n] = '\0';
-			if (strstr(buf, "runtime error:") ||
-			    strstr(buf, "ERROR: AddressSanitizer") ||
-			    strstr(buf, "ERROR: LeakSanitizer"))
-				sanitizer = true;
-		}
-		close(fd);
-	}
+	sanitizer = log_has_sanitizer_report(rec->log, quiet);
 	if (sanitizer) {
 		if (!quiet)
 			it_log("sanitizer report in %s", rec->log);
