@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +173,83 @@ IT_TEST(test_conflict_on_close)
 		IT_ASSERT_MEM(got, theirs, len);
 		free(got);
 	}
+	IT_ASSERT_EQ_INT(it_unmount(&a.m), 0);
+}
+
+/* A conflict on a file of multipart size: RGW ignores conditions on
+ * CompleteMultipartUpload, so the commit is one conditional PUT (up to
+ * 5 GiB), and it is refused like any other. */
+IT_TEST(test_conflict_multipart_sized)
+{
+	enum { SIZE = 64 * 1024 * 1024 + 5 };
+	static const char theirs[] = "replaced while A was writing";
+	char bucket[64];
+	char *v1 = malloc(SIZE);
+	struct side a;
+	int fd;
+
+	IT_ASSERT(v1 != NULL);
+	it_random_bytes(v1, SIZE, 64);
+	it_fresh_bucket(bucket);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "big", v1, SIZE, NULL), 200);
+	mount_side(&a, bucket);
+	fd = open(it_path(&a.m, "big"), O_RDWR);
+	IT_ASSERT_OK(fd);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "big", theirs, strlen(theirs),
+				   NULL),
+			 200);
+	pwrite_all(fd, "MINE", 4, SIZE - 4);
+	IT_ASSERT_ERRNO(close(fd), EBUSY);
+	expect_server(bucket, "big", theirs, strlen(theirs));
+	/* Nothing was left behind as an unfinished multipart upload. */
+	{
+		size_t n = 99;
+		char **uploads = it_s3_list_multipart_uploads(bucket, &n);
+
+		IT_ASSERT(uploads != NULL);
+		IT_ASSERT_EQ_INT(n, 0);
+		it_strv_free(uploads);
+	}
+	memcpy(v1 + SIZE - 4, "MINE", 4);
+	expect_conflict_copy(&a, bucket, "big", v1, SIZE);
+	free(v1);
+	IT_ASSERT_EQ_INT(it_unmount(&a.m), 0);
+}
+
+/* RGW 16.2 matches If-Match on PUT only in its unquoted form: the mount's
+ * probe finds that out by itself (no option), says so once, and the
+ * commits that follow are still conditional (a conflict is refused). */
+IT_TEST(test_quoting_adapted_on_rgw)
+{
+	static const char theirs[] = "theirs";
+	char bucket[64], line[4096];
+	struct side a;
+	FILE *log;
+	bool said = false;
+	int fd;
+
+	it_fresh_bucket(bucket);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "q", "v1", 2, NULL), 200);
+	mount_side(&a, bucket);
+	/* An unconditional-looking commit works: the quoting is right. */
+	IT_ASSERT_EQ_INT(it_write_file(it_path(&a.m, "q"), "v2", 2), 0);
+	expect_server(bucket, "q", "v2", 2);
+	/* And the condition is enforced in that form. */
+	fd = open(it_path(&a.m, "q"), O_RDWR);
+	IT_ASSERT_OK(fd);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "q", theirs, strlen(theirs), NULL),
+			 200);
+	pwrite_all(fd, "v3", 2, 0);
+	IT_ASSERT_ERRNO(close(fd), EBUSY);
+	expect_server(bucket, "q", theirs, strlen(theirs));
+	log = fopen(a.m.log, "r");
+	IT_ASSERT(log != NULL);
+	while (fgets(line, sizeof(line), log) != NULL)
+		if (strstr(line, "conditions honoured: put-if-match(unquoted)"))
+			said = true;
+	fclose(log);
+	IT_ASSERT_MSG(said, "the mount log does not report the unquoted "
+			    "If-Match form (%s)", a.m.log);
 	IT_ASSERT_EQ_INT(it_unmount(&a.m), 0);
 }
 
