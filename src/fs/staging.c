@@ -234,15 +234,7 @@ void fs_stage_discard(struct fs_stage *st)
 
 /* ------------------------------------------------------------ recovery */
 
-/* A parsed manifest; strings owned. */
-struct manifest {
-	char *owner, *endpoint, *bucket, *key, *base;
-	bool is_new, complete, clean, size_known;
-	uint64_t size;
-	struct s3_meta meta;
-};
-
-static void manifest_free(struct manifest *m)
+void fs_manifest_free(struct fs_manifest *m)
 {
 	free(m->owner);
 	free(m->endpoint);
@@ -280,7 +272,7 @@ static int parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
-static int parse_line(struct manifest *m, char *name, char *value)
+static int parse_line(struct fs_manifest *m, char *name, char *value)
 {
 	uint64_t v = 0;
 	char *sp;
@@ -359,8 +351,7 @@ static int parse_line(struct manifest *m, char *name, char *value)
 	return 0; /* unknown fields: a newer etagfs wrote them */
 }
 
-/* Parse @p text (NUL-terminated, modified). -EINVAL when malformed. */
-static int manifest_parse(char *text, struct manifest *m)
+int fs_manifest_parse(char *text, struct fs_manifest *m)
 {
 	char *line = text;
 	bool first = true;
@@ -389,7 +380,7 @@ static int manifest_parse(char *text, struct manifest *m)
 			!m->key || !m->base || !m->size_known))
 		rc = -EINVAL;
 	if (rc != 0)
-		manifest_free(m);
+		fs_manifest_free(m);
 	return rc;
 }
 
@@ -440,7 +431,7 @@ static bool owner_dead(struct fs_ctx *ctx, const char *owner)
 	return dead;
 }
 
-static void keep_copy(struct fs_ctx *ctx, const struct manifest *m, int fd,
+static void keep_copy(struct fs_ctx *ctx, const struct fs_manifest *m, int fd,
 		      const char *why, int *counter)
 {
 	char path[4352];
@@ -456,7 +447,7 @@ static void keep_copy(struct fs_ctx *ctx, const struct manifest *m, int fd,
 
 /* Commit one dead mount's complete content with its original
  * precondition and token. true when the staging files may go. */
-static bool recover_one(struct fs_ctx *ctx, const struct manifest *m, int fd,
+static bool recover_one(struct fs_ctx *ctx, const struct fs_manifest *m, int fd,
 			struct fs_recovery_stats *stats)
 {
 	struct s3_write_cond cond = {0};
@@ -472,7 +463,7 @@ static bool recover_one(struct fs_ctx *ctx, const struct manifest *m, int fd,
 	}
 	if (!m->complete) {
 		/* Whatever the writer had written: the file's own size. */
-		struct manifest open_m = *m;
+		struct fs_manifest open_m = *m;
 
 		open_m.size = (uint64_t)sb.st_size;
 		keep_copy(ctx, &open_m, fd,
@@ -526,7 +517,7 @@ static void recover_manifest(struct fs_ctx *ctx, const char *name,
 			     struct fs_recovery_stats *stats)
 {
 	char mpath[4200], dpath[4200];
-	struct manifest m;
+	struct fs_manifest m;
 	char *text = NULL;
 	int mfd = -1, dfd = -1;
 	size_t len = strlen(name) - strlen(MANIFEST_SUFFIX);
@@ -538,7 +529,7 @@ static void recover_manifest(struct fs_ctx *ctx, const char *name,
 	mfd = open(mpath, O_RDONLY | O_CLOEXEC);
 	if (mfd < 0 || flock(mfd, LOCK_EX | LOCK_NB) != 0)
 		goto out; /* gone, or another mount is recovering it */
-	if (read_text(mpath, &text) != 0 || manifest_parse(text, &m) != 0) {
+	if (read_text(mpath, &text) != 0 || fs_manifest_parse(text, &m) != 0) {
 		log_warn("recovery: %s is not a valid staging manifest; left "
 			 "alone", mpath);
 		goto out;
@@ -564,7 +555,7 @@ out:
 	if (mfd >= 0)
 		close(mfd);
 	free(text);
-	manifest_free(&m);
+	fs_manifest_free(&m);
 }
 
 int fs_staging_recover(struct fs_ctx *ctx, struct fs_recovery_stats *out)

@@ -77,6 +77,22 @@ struct fs_recovery_stats {
 	int failed;    /**< could not be handled now: left for next time */
 };
 
+/** A parsed manifest; strings owned (free with fs_manifest_free()). */
+struct fs_manifest {
+	char *owner, *endpoint, *bucket, *key, *base;
+	bool is_new, complete, clean, size_known;
+	uint64_t size;
+	struct s3_meta meta;
+};
+
+/**
+ * Parse a manifest's text (NUL-terminated; modified in place). 0, or
+ * -EINVAL when it is not a complete manifest (nothing to free then).
+ * Unknown fields are ignored: a newer etagfs may have written them.
+ */
+int fs_manifest_parse(char *text, struct fs_manifest *m);
+void fs_manifest_free(struct fs_manifest *m);
+
 /** Recover the staging files of dead mounts of this bucket and endpoint. */
 int fs_staging_recover(struct fs_ctx *ctx, struct fs_recovery_stats *out);
 
