@@ -25,6 +25,7 @@ struct fs_ctx {
 	struct attr_cache *attrs;
 	struct dir_cache *dirs;
 	struct page_etags *pages; /**< version in the kernel page cache */
+	uint64_t readahead_bytes; /**< read-ahead buffers held (atomic) */
 	char *staging_dir;  /**< owned, exists, mode 0700 */
 	int owner_fd;	    /**< flock held on our owner file (staging.h) */
 	char *owner_path;

@@ -18,6 +18,7 @@
 #include "fs/handle.h"
 #include "fs/lookup.h"
 #include "fs/path.h"
+#include "fs/readahead.h"
 #include "util/log.h"
 
 /* How long a network failure of a remote read answers repeated reads of
@@ -71,10 +72,11 @@ static void list_remove(struct fs_ctx *ctx, struct fs_handle *h)
 	pthread_mutex_unlock(&ctx->handles_lock);
 }
 
-static void handle_free(struct fs_handle *h)
+static void handle_free(struct fs_ctx *ctx, struct fs_handle *h)
 {
 	if (h == NULL)
 		return;
+	fs_readahead_free(ctx, h->ra);
 	fs_stage_discard(&h->stage);
 	free(h->rel);
 	free(h->key);
@@ -93,7 +95,7 @@ static struct fs_handle *handle_new(struct fs_ctx *ctx, const char *rel)
 	h->rel = strdup(rel);
 	h->key = fs_path_key(ctx->opts.prefix, rel, false);
 	if (h->rel == NULL || h->key == NULL) {
-		handle_free(h);
+		handle_free(ctx, h);
 		return NULL;
 	}
 	return h;
@@ -277,7 +279,7 @@ int fs_handle_open(struct fs_ctx *ctx, const char *rel, int flags,
 	}
 out:
 	if (rc != 0) {
-		handle_free(h);
+		handle_free(ctx, h);
 		return rc;
 	}
 	list_add(ctx, h);
@@ -300,6 +302,8 @@ static int refresh_snapshot(struct fs_ctx *ctx, struct fs_handle *h)
 		return -ENOENT;
 	log_debug("'%s': snapshot refreshed before the first read", h->key);
 	page_etags_forget(ctx->pages, h->rel);
+	if (h->ra != NULL)
+		fs_readahead_reset(ctx, h->ra);
 	adopt_snapshot(h, &e);
 	return 0;
 }
@@ -311,17 +315,22 @@ void fs_handle_mark_read(struct fs_handle *h)
 	pthread_mutex_unlock(&h->lock);
 }
 
-/* GET [off, off+size) of the snapshot, clamped to its size. */
+/* Read [off, off+size) of the snapshot (clamped to its size), through
+ * the handle's read-ahead. */
 static int read_remote(struct fs_ctx *ctx, struct fs_handle *h, char *buf,
 		       size_t size, off_t off, size_t *got)
 {
+	ssize_t n;
+
 	*got = 0;
-	if ((uint64_t)off >= h->size || size == 0)
-		return 0;
-	if ((uint64_t)off + size > h->size)
-		size = (size_t)(h->size - (uint64_t)off);
-	return s3_get_object(ctx->s3, h->key, (uint64_t)off, size, h->etag,
-			     buf, got, NULL, NULL);
+	if (h->ra == NULL && (h->ra = fs_readahead_new()) == NULL)
+		return -ENOMEM;
+	n = fs_readahead_read(ctx, h->ra, h->key, h->etag, h->size, buf, size,
+			      off);
+	if (n < 0)
+		return (int)n;
+	*got = (size_t)n;
+	return 0;
 }
 
 ssize_t fs_handle_read(struct fs_ctx *ctx, struct fs_handle *h, char *buf,
@@ -732,7 +741,7 @@ void fs_handle_release(struct fs_ctx *ctx, struct fs_handle *h)
 	if (rc != 0 && rc != -EBUSY && h->dirty && h->stage.fd >= 0)
 		keep_rejected(ctx, h, rc);
 	pthread_mutex_unlock(&h->lock);
-	handle_free(h);
+	handle_free(ctx, h);
 }
 
 bool fs_handle_find_local(struct fs_ctx *ctx, const char *rel, bool new_only,

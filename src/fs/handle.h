@@ -29,6 +29,7 @@
 #include <sys/types.h>
 
 #include "fs/ctx.h"
+#include "fs/readahead.h"
 #include "fs/staging.h"
 #include "s3/client.h"
 
@@ -55,6 +56,7 @@ struct fs_handle {
 	bool mtime_explicit; /**< utimens set meta.mtime: keep it */
 	pid_t owner_tgid;    /**< process that opened it (xattr calls) */
 	bool unlinked;	     /**< the mount removed the name: never commit */
+	struct fs_readahead *ra; /**< sequential-read buffers, or NULL */
 	int read_error;	     /**< last remote read's network error, or 0 */
 	uint64_t read_error_until_ms; /**< fail reads fast until then */
 };

@@ -1,0 +1,258 @@
+/*
+ * Read-ahead for sequential readers (see readahead.h).
+ *
+ * Locking: the caller holds its handle's lock, so at most one reader
+ * thread is in here per struct fs_readahead. The only other thread is a
+ * prefetch, which fills its own struct chunk and nothing else; the
+ * reader joins it before looking at that chunk. The mount-wide byte
+ * budget is an atomic counter.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/readahead.h"
+#include "s3/client.h"
+
+#define CHUNK_MIN (1u << 20)
+#define CHUNK_MAX (16u << 20)
+
+struct chunk {
+	char *data;
+	uint64_t off;
+	size_t len;	 /* bytes asked for */
+	size_t got;	 /* bytes received */
+	int rc;
+	bool in_flight;	 /* a thread is filling it: join before use */
+	pthread_t thread;
+	/* inputs of the prefetch thread */
+	struct fs_ctx *ctx;
+	char key[1024 + 1];
+	char etag[S3_ETAG_MAX];
+};
+
+struct fs_readahead {
+	struct chunk cur;  /* what the reader consumes */
+	struct chunk next; /* the one fetched ahead */
+	uint64_t expect;   /* where a sequential read would start */
+	size_t chunk;	   /* current chunk size; 0 while not sequential */
+};
+
+static bool budget_take(struct fs_ctx *ctx, size_t n)
+{
+	uint64_t now = __atomic_add_fetch(&ctx->readahead_bytes, n,
+					  __ATOMIC_RELAXED);
+
+	if (now <= FS_READAHEAD_BUDGET)
+		return true;
+	__atomic_sub_fetch(&ctx->readahead_bytes, n, __ATOMIC_RELAXED);
+	return false;
+}
+
+static void chunk_drop(struct fs_ctx *ctx, struct chunk *c)
+{
+	if (c->in_flight) {
+		pthread_join(c->thread, NULL);
+		c->in_flight = false;
+	}
+	if (c->data != NULL) {
+		free(c->data);
+		__atomic_sub_fetch(&ctx->readahead_bytes, c->len,
+				   __ATOMIC_RELAXED);
+	}
+	c->data = NULL;
+	c->len = c->got = 0;
+	c->rc = 0;
+}
+
+static void *prefetch_main(void *arg)
+{
+	struct chunk *c = arg;
+
+	c->rc = s3_get_object(c->ctx->s3, c->key, c->off, c->len, c->etag,
+			      c->data, &c->got, NULL, NULL);
+	return NULL;
+}
+
+/* Allocate @p c for [off, off+len) within budget. */
+static bool chunk_alloc(struct fs_ctx *ctx, struct chunk *c, uint64_t off,
+			size_t len)
+{
+	if (!budget_take(ctx, len))
+		return false;
+	c->data = malloc(len);
+	if (c->data == NULL) {
+		__atomic_sub_fetch(&ctx->readahead_bytes, len,
+				   __ATOMIC_RELAXED);
+		return false;
+	}
+	c->off = off;
+	c->len = len;
+	c->got = 0;
+	c->rc = 0;
+	return true;
+}
+
+/* Start fetching the chunk after @p ra->cur, if there is one. */
+static void prefetch(struct fs_ctx *ctx, struct fs_readahead *ra,
+		     const char *key, const char *etag, uint64_t obj_size)
+{
+	uint64_t off = ra->cur.off + ra->cur.got;
+	size_t len;
+
+	if (ra->next.data != NULL || off >= obj_size || ra->chunk == 0 ||
+	    strlen(key) >= sizeof(ra->next.key))
+		return;
+	len = obj_size - off < ra->chunk ? (size_t)(obj_size - off)
+					 : ra->chunk;
+	if (!chunk_alloc(ctx, &ra->next, off, len))
+		return;
+	ra->next.ctx = ctx;
+	snprintf(ra->next.key, sizeof(ra->next.key), "%s", key);
+	snprintf(ra->next.etag, sizeof(ra->next.etag), "%s", etag);
+	if (pthread_create(&ra->next.thread, NULL, prefetch_main,
+			   &ra->next) != 0) {
+		chunk_drop(ctx, &ra->next);
+		return;
+	}
+	ra->next.in_flight = true;
+}
+
+/* Copy what @p c holds of [off, off+size); -1 when it holds nothing. */
+static ssize_t serve(const struct chunk *c, char *buf, size_t size,
+		     uint64_t off)
+{
+	size_t n;
+
+	if (c->data == NULL || c->rc != 0 || off < c->off ||
+	    off >= c->off + c->got)
+		return -1;
+	n = (size_t)(c->off + c->got - off);
+	if (n > size)
+		n = size;
+	memcpy(buf, c->data + (off - c->off), n);
+	return (ssize_t)n;
+}
+
+struct fs_readahead *fs_readahead_new(void)
+{
+	return calloc(1, sizeof(struct fs_readahead));
+}
+
+void fs_readahead_reset(struct fs_ctx *ctx, struct fs_readahead *ra)
+{
+	chunk_drop(ctx, &ra->cur);
+	chunk_drop(ctx, &ra->next);
+	ra->chunk = 0;
+}
+
+void fs_readahead_free(struct fs_ctx *ctx, struct fs_readahead *ra)
+{
+	if (ra == NULL)
+		return;
+	fs_readahead_reset(ctx, ra);
+	free(ra);
+}
+
+/* Make the prefetched chunk current if it covers @p off. 1: it does
+ * (or its error is in *rc), 0: it does not. */
+static int promote_next(struct fs_ctx *ctx, struct fs_readahead *ra,
+			uint64_t off, int *rc)
+{
+	struct chunk *n = &ra->next;
+
+	*rc = 0;
+	if (n->data == NULL || off < n->off || off >= n->off + n->len)
+		return 0;
+	if (n->in_flight) {
+		pthread_join(n->thread, NULL);
+		n->in_flight = false;
+	}
+	if (n->rc != 0) {
+		*rc = n->rc;
+		return 1;
+	}
+	chunk_drop(ctx, &ra->cur);
+	ra->cur = *n;
+	memset(n, 0, sizeof(*n));
+	return 1;
+}
+
+/* Fetch a chunk starting at @p off into ra->cur; without a chunk size or
+ * budget, read [off, off+size) straight into @p buf (*direct set). */
+static int fetch(struct fs_ctx *ctx, struct fs_readahead *ra,
+		 const char *key, const char *etag, uint64_t obj_size,
+		 uint64_t off, char *buf, size_t size, size_t *direct)
+{
+	size_t len = ra->chunk > size ? ra->chunk : size;
+
+	*direct = 0;
+	chunk_drop(ctx, &ra->cur);
+	if (off + len > obj_size)
+		len = (size_t)(obj_size - off);
+	if (ra->chunk == 0 || !chunk_alloc(ctx, &ra->cur, off, len))
+		return s3_get_object(ctx->s3, key, off, size, etag, buf,
+				     direct, NULL, NULL);
+	/* A prefetch elsewhere in the file is of no use now. */
+	chunk_drop(ctx, &ra->next);
+	return s3_get_object(ctx->s3, key, off, len, etag, ra->cur.data,
+			     &ra->cur.got, NULL, NULL);
+}
+
+ssize_t fs_readahead_read(struct fs_ctx *ctx, struct fs_readahead *ra,
+			  const char *key, const char *etag,
+			  uint64_t obj_size, char *buf, size_t size,
+			  off_t off_in)
+{
+	uint64_t off = (uint64_t)off_in;
+	size_t total = 0;
+	int rc = 0;
+
+	if (off >= obj_size || size == 0)
+		return 0;
+	if (off + size > obj_size)
+		size = (size_t)(obj_size - off);
+	/* Sequential readers get growing chunks; a jump starts over. */
+	if (off == ra->expect && off != 0)
+		ra->chunk = ra->chunk == 0	   ? CHUNK_MIN
+			    : ra->chunk < CHUNK_MAX ? ra->chunk * 2
+						    : CHUNK_MAX;
+	else
+		ra->chunk = off == 0 ? CHUNK_MIN : 0;
+	ra->expect = off + size;
+
+	while (total < size) {
+		ssize_t n = serve(&ra->cur, buf + total, size - total,
+				  off + total);
+		size_t direct = 0;
+
+		if (n > 0) {
+			total += (size_t)n;
+			continue;
+		}
+		if (promote_next(ctx, ra, off + total, &rc)) {
+			if (rc != 0)
+				break;
+			continue;
+		}
+		rc = fetch(ctx, ra, key, etag, obj_size, off + total,
+			   buf + total, size - total, &direct);
+		if (rc != 0)
+			break;
+		total += direct;
+		if (direct == 0 && ra->cur.got == 0)
+			break; /* the object ended before its size said */
+		if (direct > 0)
+			break;
+	}
+	if (rc != 0) {
+		/* A short read would look like the end of the file. */
+		fs_readahead_reset(ctx, ra);
+		return rc;
+	}
+	prefetch(ctx, ra, key, etag, obj_size);
+	return (ssize_t)total;
+}
