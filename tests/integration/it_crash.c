@@ -819,6 +819,7 @@ IT_TEST(test_recover_command)
 /* ------------------------------------------------------- a full disk */
 
 static char tmpfs_dir[PATH_MAX];
+static bool detach_registered;
 
 static void tmpfs_detach(void)
 {
@@ -850,7 +851,9 @@ IT_TEST(test_staging_disk_full)
 	it_random_bytes(small, sizeof(small), 82);
 	it_fresh_bucket(bucket);
 	dirs_new(&d);
-	atexit(tmpfs_detach);
+	if (!detach_registered)
+		atexit(tmpfs_detach);
+	detach_registered = true;
 	tmpfs_detach();
 	if (mount("tmpfs", d.stage, "tmpfs", 0, opts) != 0)
 		IT_FAIL("mount -t tmpfs -o %s tmpfs %s: %s (needs root)", opts,
