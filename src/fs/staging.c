@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -139,6 +140,27 @@ static int render(struct fs_ctx *ctx, const struct fs_stage_info *in,
 	return rc;
 }
 
+/* Make a rename in the directory of @p path survive a power loss. */
+static int sync_parent(const char *path)
+{
+	char dir[4200];
+	char *slash;
+	int fd, rc = 0;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		return 0;
+	*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) != 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
 /* Replace @p path with @p text atomically (and durably when asked). */
 static int write_atomic(const char *path, const char *text, size_t len,
 			bool durable)
@@ -161,6 +183,8 @@ static int write_atomic(const char *path, const char *text, size_t len,
 		rc = -errno;
 	if (rc != 0)
 		unlink(tmp);
+	if (rc == 0 && durable)
+		rc = sync_parent(path);
 	return rc;
 }
 
@@ -179,7 +203,10 @@ int fs_stage_record(struct fs_ctx *ctx, struct fs_stage *st,
 	rc = render(ctx, info, &b);
 	if (rc == 0)
 		rc = write_atomic(st->manifest_path, buf_str(&b), b.len,
-				  info->state == FS_STAGE_COMPLETE);
+				  info->state == FS_STAGE_COMPLETE ||
+					  st->durable_state);
+	if (rc == 0)
+		st->durable_state = info->state == FS_STAGE_COMPLETE;
 	buf_free(&b);
 	if (rc != 0)
 		log_error("cannot record staging manifest %s: %s",
@@ -195,6 +222,7 @@ int fs_stage_create(struct fs_ctx *ctx, const struct fs_stage_info *info,
 
 	out->fd = -1;
 	out->data_path = out->manifest_path = NULL;
+	out->durable_state = false;
 	if (asprintf(&data, "%s/stage-XXXXXX", ctx->staging_dir) < 0)
 		return -ENOMEM;
 	fd = mkostemp(data, O_CLOEXEC);
@@ -230,6 +258,7 @@ void fs_stage_discard(struct fs_stage *st)
 	free(st->data_path);
 	st->fd = -1;
 	st->manifest_path = st->data_path = NULL;
+	st->durable_state = false;
 }
 
 /* ------------------------------------------------------------ recovery */
@@ -408,6 +437,19 @@ static int read_text(const char *path, char **out)
 	return 0;
 }
 
+/* The same server, however the URL was spelt ("HTTP://Host:80/" and
+ * "http://host:80" are one endpoint; a different host or port is not). */
+static bool same_endpoint(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	while (la > 0 && a[la - 1] == '/')
+		la--;
+	while (lb > 0 && b[lb - 1] == '/')
+		lb--;
+	return la == lb && strncasecmp(a, b, la) == 0;
+}
+
 /* Is the mount that owns @p owner gone? */
 static bool owner_dead(struct fs_ctx *ctx, const char *owner)
 {
@@ -431,18 +473,32 @@ static bool owner_dead(struct fs_ctx *ctx, const char *owner)
 	return dead;
 }
 
-static void keep_copy(struct fs_ctx *ctx, const struct fs_manifest *m, int fd,
+/* Keep the content as a copy. false when that failed: then the staging
+ * files must stay (never delete bytes that are nowhere else). */
+static bool keep_copy(struct fs_ctx *ctx, const struct fs_manifest *m, int fd,
 		      const char *why, int *counter)
 {
 	char path[4352];
+	int rc = fs_conflict_save(ctx, m->key, fd, m->size, path,
+				  sizeof(path));
 
-	if (fs_conflict_save(ctx, m->key, fd, m->size, path, sizeof(path)) ==
-	    0) {
-		log_warn("recovery: '%s' %s; its %" PRIu64
-			 " bytes are kept at %s",
-			 m->key, why, m->size, path);
-		(*counter)++;
+	if (rc != 0) {
+		log_error("recovery: '%s' %s, but no copy could be kept (%s); "
+			  "its staging files stay for the next attempt",
+			  m->key, why, strerror(-rc));
+		return false;
 	}
+	log_warn("recovery: '%s' %s; its %" PRIu64 " bytes are kept at %s",
+		 m->key, why, m->size, path);
+	(*counter)++;
+	return true;
+}
+
+static bool kept_or_failed(bool kept, struct fs_recovery_stats *stats)
+{
+	if (!kept)
+		stats->failed++;
+	return kept;
 }
 
 /* Commit one dead mount's complete content with its original
@@ -466,26 +522,31 @@ static bool recover_one(struct fs_ctx *ctx, const struct fs_manifest *m, int fd,
 		struct fs_manifest open_m = *m;
 
 		open_m.size = (uint64_t)sb.st_size;
-		keep_copy(ctx, &open_m, fd,
-			  "was still being written when its mount stopped "
-			  "(not uploaded)",
-			  &stats->kept);
-		return true;
+		return kept_or_failed(
+			keep_copy(ctx, &open_m, fd,
+				  "was still being written when its mount "
+				  "stopped (not uploaded)",
+				  &stats->kept),
+			stats);
 	}
-	if ((uint64_t)sb.st_size < m->size) {
-		keep_copy(ctx, m, fd, "has a staging file shorter than its "
-				      "manifest says", &stats->kept);
-		return true;
-	}
+	if ((uint64_t)sb.st_size < m->size)
+		return kept_or_failed(
+			keep_copy(ctx, m, fd,
+				  "has a staging file shorter than its "
+				  "manifest says",
+				  &stats->kept),
+			stats);
 	if (ctx->read_only) {
 		stats->failed++;
 		return false;
 	}
-	if (m->size > ctx->opts.single_put_limit) {
-		keep_copy(ctx, m, fd, "is too big to commit atomically here "
-				      "(not uploaded)", &stats->kept);
-		return true;
-	}
+	if (m->size > ctx->opts.single_put_limit)
+		return kept_or_failed(
+			keep_copy(ctx, m, fd,
+				  "is too big to commit atomically here (not "
+				  "uploaded)",
+				  &stats->kept),
+			stats);
 	if (m->is_new)
 		cond.if_none_match = true;
 	else
@@ -500,12 +561,13 @@ static bool recover_one(struct fs_ctx *ctx, const struct fs_manifest *m, int fd,
 		stats->committed++;
 		return true;
 	}
-	if (rc == -EBUSY) {
-		keep_copy(ctx, m, fd, "changed on the server since it was "
-				      "opened (conflict, object left alone)",
-			  &stats->conflicts);
-		return true;
-	}
+	if (rc == -EBUSY)
+		return kept_or_failed(
+			keep_copy(ctx, m, fd,
+				  "changed on the server since it was opened "
+				  "(conflict, object left alone)",
+				  &stats->conflicts),
+			stats);
 	log_warn("recovery: '%s' could not be committed now (%s); it stays "
 		 "for the next mount", m->key, strerror(-rc));
 	stats->failed++;
@@ -535,7 +597,7 @@ static void recover_manifest(struct fs_ctx *ctx, const char *name,
 		goto out;
 	}
 	if (strcmp(m.bucket, ctx->opts.bucket) != 0 ||
-	    strcmp(m.endpoint, ctx->opts.endpoint) != 0 ||
+	    !same_endpoint(m.endpoint, ctx->opts.endpoint) ||
 	    !owner_dead(ctx, m.owner))
 		goto out;
 	dfd = open(dpath, O_RDONLY | O_CLOEXEC);

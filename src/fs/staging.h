@@ -48,6 +48,10 @@ struct fs_stage {
 	int fd;		/**< the data, -1 when none */
 	char *data_path;
 	char *manifest_path;
+	/** The manifest on disk says complete: its next change must be
+	 * durable too, or a power loss could bring "complete" back over
+	 * content that changed since. */
+	bool durable_state;
 };
 
 /** Take this mount's owner lock in ctx->staging_dir. 0 or -errno. */
