@@ -3,6 +3,7 @@
  * integer fields directly; sizes and the bucket spec are parsed after, so
  * every bad value gets a sentence naming the option.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -175,6 +176,26 @@ nomem:
 	return -ENOMEM;
 }
 
+/* Is this -o option's name that of a credential? */
+static bool looks_like_secret(const char *arg)
+{
+	static const char *const words[] = {"secret", "token", "password",
+					    "passwd=", "access_key", "key_id"};
+	size_t n = strcspn(arg, "=");
+	char name[64];
+
+	if (n == 0 || n >= sizeof(name) || arg[n] != '=')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		name[i] = (char)tolower((unsigned char)arg[i]);
+	name[n] = '=';
+	name[n + 1] = '\0';
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strstr(name, words[i]) != NULL)
+			return true;
+	return false;
+}
+
 static int option_proc(void *data, const char *arg, int key,
 		       struct fuse_args *outargs)
 {
@@ -205,6 +226,21 @@ static int option_proc(void *data, const char *arg, int key,
 				 "unexpected argument '%s' (usage: etagfs "
 				 "BUCKET[:/prefix] MOUNTPOINT [-o options])",
 				 arg);
+			raw->failed = 1;
+			return -1;
+		}
+		return 1;
+	case FUSE_OPT_KEY_OPT:
+		if (looks_like_secret(arg)) {
+			/* libfuse would echo the whole option, value included,
+			 * into its "unknown option" line (and from fstab or
+			 * systemd into the journal). */
+			snprintf(raw->err, raw->err_len,
+				 "option '%.*s' would carry a credential on the "
+				 "command line; etagfs reads credentials only "
+				 "from passwd_file, the environment or ~/.aws "
+				 "(value not shown)",
+				 (int)strcspn(arg, "="), arg);
 			raw->failed = 1;
 			return -1;
 		}

@@ -186,6 +186,30 @@ START_TEST(test_flags)
 }
 END_TEST
 
+/* A credential given as an option is refused without echoing it. */
+START_TEST(test_secret_option_refused)
+{
+	const char *argv[] = {"etagfs", "b", "/m", "-o",
+			      "allow_other,aws_secret_access_key=S3cr3tV4lue",
+			      NULL};
+	const char *argv_ok[] = {"etagfs", "b", "/m", "-o",
+				 "passwd_file=/p,default_permissions", NULL};
+	struct fuse_args args;
+	struct fs_options o;
+	char err[512];
+
+	ck_assert_int_eq(parse(5, argv, &o, &args, err), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "aws_secret_access_key"));
+	ck_assert_ptr_null(strstr(err, "S3cr3tV4lue"));
+	fs_options_free(&o);
+	fuse_opt_free_args(&args);
+	/* passwd_file names a file: not a credential itself. */
+	ck_assert_int_eq(parse(5, argv_ok, &o, &args, err), 0);
+	fs_options_free(&o);
+	fuse_opt_free_args(&args);
+}
+END_TEST
+
 static Suite *options_suite(void)
 {
 	Suite *s = suite_create("options");
@@ -200,6 +224,7 @@ static Suite *options_suite(void)
 			    sizeof(bad_lines) / sizeof(bad_lines[0]));
 	tcase_add_test(tc, test_help_and_ro);
 	tcase_add_test(tc, test_flags);
+	tcase_add_test(tc, test_secret_option_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
