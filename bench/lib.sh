@@ -215,7 +215,8 @@ create_visible() {
 # uses "bench-poll" so it is never counted.
 agent_re() {
 	case "$1" in
-	etagfs) echo 'HTTP/1\.1" [0-9]+ [0-9-]+ - - - latency=' ;;
+	# no agent; a Range header, when sent, follows it
+	etagfs) echo 'HTTP/1\.1" [0-9]+ [0-9-]+ - - [^ ]+ latency=' ;;
 	s3fs) echo '"s3fs/' ;;
 	rclone) echo '"rclone/' ;;
 	raw) echo '"curl/' ;;
@@ -235,35 +236,65 @@ etagfs_total() {
 		$1 != "retries" && $2 ~ /^[0-9]+$/ { s += $2 } END { print s + 0 }'
 }
 
-# req_mark CLIENT MNT: remember where counting starts.
-req_mark() {
-	REQ_LOG_OFF=$(stat -c %s "$RGW_LOG")
-	REQ_STATS0=""
-	[ "$1" = etagfs ] && REQ_STATS0=$(etagfs_stats "$2")
-	REQ_E0=0
-	[ "$1" = etagfs ] && REQ_E0=$(etagfs_total "$2")
+# sod: UTC seconds of the day, to the millisecond, like RGW's log.
+sod() {
+	date -u '+%H %M %S %N' |
+		awk '{ printf "%.3f", $1 * 3600 + $2 * 60 + $3 + $4 / 1e9 }'
 }
 
-# req_count CLIENT MNT: requests since req_mark. etagfs: its counters
-# (cross-checked against the RGW log); others: the RGW log.
-req_count() {
-	local c=$1 mnt=$2 n e
+# req_mark CLIENT MNT: where (log offset), when and, for etagfs, at which
+# counter values counting starts.
+req_mark() {
+	REQ_LOG_OFF=$(stat -c %s "$RGW_LOG")
+	REQ_T0=$(sod)
+	REQ_E0=-
+	if [ "$1" = etagfs ]; then
+		REQ_E0=$(etagfs_total "$2")
+		log "etagfs counters before: $(etagfs_stats "$2")"
+	fi
+}
+
+# req_stop CLIENT MNT: close the span opened by req_mark without waiting;
+# prints it ("OFFSET T0 T1 ETAGFS_DELTA") for req_collect.
+req_stop() {
+	local e=-
+	if [ "$1" = etagfs ]; then
+		e=$(($(etagfs_total "$2") - REQ_E0))
+		log "etagfs counters after:  $(etagfs_stats "$2")"
+	fi
+	echo "$REQ_LOG_OFF $REQ_T0 $(sod) $e"
+}
+
+# req_collect CLIENT SPAN: the requests of SPAN. etagfs: its counters
+# (cross-checked against the RGW log); others: the RGW log lines of the
+# client whose request started within the span.
+req_collect() {
+	local c=$1 off t0 t1 e n
+	read -r off t0 t1 e <<<"$2"
 	sleep 1 # the RGW log is written asynchronously
-	n=$(tail -c +$((REQ_LOG_OFF + 1)) "$RGW_LOG" | grep ' beast: ' |
-		grep -cE "$(agent_re "$c")")
-	tail -c +$((REQ_LOG_OFF + 1)) "$RGW_LOG" | grep ' beast: ' |
-		grep -E "$(agent_re "$c")" |
-		sed -n 's/.*"\([A-Z]* [^ ]*\) HTTP[^"]*" \([0-9]*\) .*/    \1 \2/p' |
-		head -n 40 >>"$W/bench.log"
-	if [ "$c" = etagfs ]; then
-		e=$(($(etagfs_total "$mnt") - REQ_E0))
-		log "etagfs counters before: $REQ_STATS0"
-		log "etagfs counters after:  $(etagfs_stats "$mnt")"
+	tail -c +$((off + 1)) "$RGW_LOG" | grep -a ' beast: ' |
+		grep -aE "$(agent_re "$c")" | awk -v t0="$t0" -v t1="$t1" '{
+			# [25/Nov/2026:04:13:48.802 +0000]: when it started
+			if (!match($0, /\[[0-9]+\/[A-Za-z]+\/[0-9]+:[0-9:.]+ /))
+				next
+			split(substr($0, RSTART + 1, RLENGTH - 2), f, ":")
+			t = f[2] * 3600 + f[3] * 60 + f[4]
+			if (t >= t0 - 0.0005 && t <= t1 + 0.0005) print
+		}' >"$W/req.lines"
+	n=$(wc -l <"$W/req.lines")
+	sed -n 's/.*"\([A-Z]* [^ ]*\) HTTP[^"]*" \([0-9]*\) .*/    \1 \2/p' \
+		"$W/req.lines" | head -n 40 >>"$W/bench.log"
+	if [ "$e" != - ]; then
 		[ "$e" = "$n" ] ||
 			log "note: etagfs counters say $e, RGW log says $n"
 		n=$e
 	fi
 	echo "$n"
+}
+
+# req_count CLIENT MNT: requests since req_mark.
+req_count() {
+	req_collect "$1" "$(req_stop "$1" "$2")"
 }
 
 # ------------------------------------------------------------- mounting
