@@ -744,6 +744,20 @@ void fs_handle_release(struct fs_ctx *ctx, struct fs_handle *h)
 	handle_free(ctx, h);
 }
 
+void fs_handle_release_all(struct fs_ctx *ctx)
+{
+	struct fs_handle *h;
+
+	for (;;) {
+		pthread_mutex_lock(&ctx->handles_lock);
+		h = ctx->handles;
+		pthread_mutex_unlock(&ctx->handles_lock);
+		if (h == NULL)
+			break;
+		fs_handle_release(ctx, h);
+	}
+}
+
 bool fs_handle_find_local(struct fs_ctx *ctx, const char *rel, bool new_only,
 			  struct stat *st)
 {

@@ -128,6 +128,10 @@ int fs_handle_change_meta_path(struct fs_ctx *ctx, const char *rel,
  * conflict copy), then free the handle and its staging file. */
 void fs_handle_release(struct fs_ctx *ctx, struct fs_handle *h);
 
+/** At unmount: release every handle the kernel did not release (its
+ * RELEASE is asynchronous and may arrive after the session ended). */
+void fs_handle_release_all(struct fs_ctx *ctx);
+
 /**
  * The local view of @p rel: a handle of this mount that is creating it
  * (not yet committed) or, unless @p new_only, holds uncommitted writes to

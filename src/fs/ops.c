@@ -36,6 +36,11 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	return ctx;
 }
 
+static void op_destroy(void *private_data)
+{
+	fs_handle_release_all(private_data);
+}
+
 static int op_getattr(const char *path, struct stat *st,
 		      struct fuse_file_info *fi)
 {
@@ -197,6 +202,7 @@ static int op_statfs(const char *path, struct statvfs *sv)
 
 static const struct fuse_operations fs_operations = {
 	.init = op_init,
+	.destroy = op_destroy,
 	.getattr = op_getattr,
 	.readdir = op_readdir,
 	.open = op_open,
