@@ -184,7 +184,7 @@ static bool looks_like_secret(const char *arg)
 	size_t n = strcspn(arg, "=");
 	char name[64];
 
-	if (n == 0 || n >= sizeof(name) || arg[n] != '=')
+	if (n == 0 || n + 2 > sizeof(name) || arg[n] != '=')
 		return false;
 	for (size_t i = 0; i < n; i++)
 		name[i] = (char)tolower((unsigned char)arg[i]);
