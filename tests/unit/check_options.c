@@ -203,6 +203,19 @@ START_TEST(test_secret_option_refused)
 	ck_assert_ptr_null(strstr(err, "S3cr3tV4lue"));
 	fs_options_free(&o);
 	fuse_opt_free_args(&args);
+	/* Option names of every length near the copy's size (a 63-byte
+	 * name overflowed it once, found by fuzz_options). */
+	for (size_t len = 60; len <= 70; len++) {
+		char opt[80];
+		const char *argv_long[] = {"etagfs", "b", "/m", "-o", opt,
+					   NULL};
+
+		memset(opt, 'a', len);
+		memcpy(opt + len, "=x", 3);
+		ck_assert_int_eq(parse(5, argv_long, &o, &args, err), 0);
+		fs_options_free(&o);
+		fuse_opt_free_args(&args);
+	}
 	/* passwd_file names a file: not a credential itself. */
 	ck_assert_int_eq(parse(5, argv_ok, &o, &args, err), 0);
 	fs_options_free(&o);
