@@ -402,6 +402,10 @@ ssize_t fs_handle_write(struct fs_ctx *ctx, struct fs_handle *h,
 		else
 			done += n;
 	}
+	/* The staged content now lacks bytes the writer gave: committing it
+	 * would publish a file nobody wrote. The object stays untouched. */
+	if (rc != 0 && rc != -ESTALE)
+		h->write_error = rc;
 	if (done > 0) {
 		h->dirty = true;
 		h->meta.token[0] = '\0'; /* new content, new commit token */
@@ -428,8 +432,10 @@ int fs_handle_truncate(struct fs_ctx *ctx, struct fs_handle *h, off_t size)
 		rc = staging_fill(ctx, h);
 	if (rc == 0)
 		rc = stage_touch(ctx, h);
-	if (rc == 0 && ftruncate(h->stage.fd, size) != 0)
+	if (rc == 0 && ftruncate(h->stage.fd, size) != 0) {
 		rc = -errno;
+		h->write_error = rc;
+	}
 	if (rc == 0) {
 		if ((uint64_t)size != h->size || h->is_new)
 			h->dirty = true;
@@ -570,6 +576,12 @@ static int commit_locked(struct fs_ctx *ctx, struct fs_handle *h)
 		return -EBUSY;
 	if (h->unlinked)
 		h->dirty = false;
+	if (h->write_error != 0 && h->dirty) {
+		log_error("'%s' is not committed: a write to its staging file "
+			  "failed (%s); the object is unchanged",
+			  h->key, strerror(-h->write_error));
+		return h->write_error;
+	}
 	if (!h->dirty)
 		return 0;
 	if (ctx->read_only)

@@ -57,6 +57,7 @@ struct fs_handle {
 	pid_t owner_tgid;    /**< process that opened it (xattr calls) */
 	bool unlinked;	     /**< the mount removed the name: never commit */
 	struct fs_readahead *ra; /**< sequential-read buffers, or NULL */
+	int write_error;     /**< a staging write failed: never commit */
 	int read_error;	     /**< last remote read's network error, or 0 */
 	uint64_t read_error_until_ms; /**< fail reads fast until then */
 };
