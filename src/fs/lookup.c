@@ -128,7 +128,9 @@ int fs_lookup(struct fs_ctx *ctx, const char *rel, struct attr_entry *out)
 		rc = -ENOENT;
 		goto out;
 	case DIR_LOOKUP_FOUND:
-		if (out->kind == ATTR_DIR) {
+		/* A listing names no metadata (mode, owner, mtime): a file
+		 * still needs its HEAD, unless the mount trusts listings. */
+		if (out->kind == ATTR_DIR || ctx->opts.listing_attrs) {
 			rc = 0;
 			goto out;
 		}

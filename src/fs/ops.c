@@ -83,9 +83,19 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 	filler(buf, "..", &st, 0, 0);
 	for (size_t i = 0; i < l.n; i++) {
 		const struct attr_entry *a = &l.entries[i].attr;
+		enum fuse_fill_dir_flags fill = 0;
 
-		st.st_mode = a->kind == ATTR_DIR ? S_IFDIR : S_IFREG;
-		if (filler(buf, l.entries[i].name, &st, 0, 0) != 0)
+		/* With listing_attrs the kernel gets every entry's attributes
+		 * with the listing (readdirplus): ls -l needs no request per
+		 * file. Otherwise only the type. */
+		if (ctx->opts.listing_attrs && (flags & FUSE_READDIR_PLUS)) {
+			fs_lookup_to_stat(ctx, a, &st);
+			fill = FUSE_FILL_DIR_PLUS;
+		} else {
+			memset(&st, 0, sizeof(st));
+			st.st_mode = a->kind == ATTR_DIR ? S_IFDIR : S_IFREG;
+		}
+		if (filler(buf, l.entries[i].name, &st, 0, fill) != 0)
 			break;
 	}
 	fs_listing_release(ctx, &l);

@@ -56,6 +56,7 @@ static const struct fuse_opt fs_option_spec[] = {
 	OPT("nonatomic_multipart", nonatomic_multipart),
 	OPT("allow_unconditional", allow_unconditional),
 	OPT("conflict_copy=bucket", conflict_in_bucket),
+	OPT("listing_attrs", listing_attrs),
 	{"conflict_copy=local", offsetof(struct raw_opts, opts.conflict_in_bucket),
 	 0},
 	FUSE_OPT_KEY("ro", KEY_RO),
@@ -413,6 +414,11 @@ void fs_options_print_help(const char *progname)
 	       "    -o allow_unconditional   mount read-write even if the server\n"
 	       "                             ignores If-Match (last writer wins)\n"
 	       "    -o unsigned_payload      UNSIGNED-PAYLOAD over https\n"
+	       "    -o listing_attrs         attributes from directory listings:\n"
+	       "                             ls -l costs one request per 1,000\n"
+	       "                             entries, but mode/owner/mtime set by\n"
+	       "                             chmod/chown/touch are not shown until\n"
+	       "                             the file is opened\n"
 	       "    -o uid=N,gid=N,umask=OCT owner and mode of files without\n"
 	       "                             metadata\n"
 	       "\n"

@@ -41,6 +41,7 @@ struct fs_options {
 	int nonatomic_multipart; /**< allow HEAD-checked big commits */
 	int allow_unconditional; /**< mount rw on a server ignoring If-Match */
 	int conflict_in_bucket;  /**< keep conflict copies as sibling objects */
+	int listing_attrs; /**< trust listings for attributes (no HEAD) */
 	bool no_probe;		  /**< trust caps given by options (tests) */
 	int uid, gid;		  /**< owner of files without metadata, -1 */
 	unsigned umask;		  /**< applied to default modes */

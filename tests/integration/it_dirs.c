@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -321,6 +322,65 @@ IT_TEST(test_implicit_directory)
 	/* Looking at it created nothing on the server. */
 	expect_keys(bucket, keys, 3);
 	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+}
+
+/* One counter of the mount's S3 requests (the root's user.etagfs.stats). */
+static unsigned long long mount_requests(struct it_mount *m, const char *what)
+{
+	char text[512], key[32];
+	ssize_t n = getxattr(it_path(m, NULL), "user.etagfs.stats", text,
+			     sizeof(text) - 1);
+	const char *p;
+
+	IT_ASSERT_MSG(n > 0, "getxattr user.etagfs.stats: %s",
+		      strerror(errno));
+	text[n] = '\0';
+	IT_SNPRINTF(key, "%s=", what);
+	p = strstr(text, key);
+	IT_ASSERT_MSG(p != NULL, "no %s in '%s'", key, text);
+	return strtoull(p + strlen(key), NULL, 10);
+}
+
+/* With listing_attrs, ls -l of 1,500 files costs the listing's two pages
+ * and no HEAD per file, and shows every file's size exactly. */
+IT_TEST(test_listing_attrs_ls_l)
+{
+	enum { N = 1500 };
+	char **keys = calloc(N + 1, sizeof(*keys));
+	unsigned long long heads, lists;
+	char bucket[64], path[PATH_MAX];
+	struct it_mount m;
+	struct stat st;
+
+	IT_ASSERT(keys != NULL);
+	for (size_t i = 0; i < N; i++)
+		IT_ASSERT(asprintf(&keys[i], "ls/f%04zu", i) > 0);
+	it_fresh_bucket(bucket);
+	put_many(bucket, (const char *const *)keys, N);
+	it_mount(&m, bucket, "listing_attrs");
+	IT_ASSERT_OK(stat(it_path(&m, "ls"), &st));
+	heads = mount_requests(&m, "head");
+	lists = mount_requests(&m, "list");
+	{
+		size_t n = 0;
+		char **names = list_dir(it_path(&m, "ls"), &n);
+
+		IT_ASSERT_EQ_INT(n, N);
+		it_strv_free(names);
+	}
+	for (size_t i = 0; i < N; i++) {
+		IT_SNPRINTF(path, "%s", it_path(&m, keys[i]));
+		IT_ASSERT_OK(stat(path, &st));
+		IT_ASSERT(S_ISREG(st.st_mode));
+		/* put_many stores each key as its own body. */
+		IT_ASSERT_EQ_INT(st.st_size, strlen(keys[i]));
+	}
+	IT_ASSERT_EQ_INT(mount_requests(&m, "head") - heads, 0);
+	IT_ASSERT_EQ_INT(mount_requests(&m, "list") - lists, 2);
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+	for (size_t i = 0; i < N; i++)
+		free(keys[i]);
+	free(keys);
 }
 
 /* 2,000 entries span two list pages of 1,000 keys (plus a third: 2,000
