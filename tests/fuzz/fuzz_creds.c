@@ -34,6 +34,19 @@ static void fail_setup(const char *what)
 	abort();
 }
 
+/* At exit (libFuzzer exits normally at the end of its time). */
+static void remove_dir(void)
+{
+	char link_path[160];
+
+	snprintf(link_path, sizeof(link_path), "%s/.passwd-etagfs", dir);
+	unlink(link_path);
+	unlink(passwd_path);
+	unlink(cred_path);
+	unlink(config_path);
+	rmdir(dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
@@ -53,6 +66,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(cred_path, sizeof(cred_path), "%s/credentials", dir);
 	snprintf(config_path, sizeof(config_path), "%s/config", dir);
 	snprintf(link_path, sizeof(link_path), "%s/.passwd-etagfs", dir);
+	atexit(remove_dir);
 	if (symlink(passwd_path, link_path) < 0)
 		fail_setup("symlink");
 	for (const char *const *v = unset; *v; v++)
