@@ -17,6 +17,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,10 @@ struct fp_rule_ent {
 	char method[FP_METHOD_MAX];
 	char *path_substr;
 	char *error_code;
+	char *header;
+	char *value;
+	char *body;
+	size_t body_len;
 	int count;
 	int hits;
 	bool active;
@@ -334,6 +339,7 @@ static int read_request(int fd, struct dbuf *b, struct request *rq)
 /* A parsed response: its bytes are b->p[0 .. total). */
 struct response {
 	int status;	   /* of the final (non-1xx) response */
+	size_t head_start; /* offset of the final response's status line */
 	size_t body_start; /* offset of the final response's body */
 	size_t total;
 	bool close_after;  /* the connection ends with this response */
@@ -413,6 +419,7 @@ static int read_response(int fd, struct dbuf *b, const char *method,
 		}
 		pos += head_len; /* 1xx: relayed with the final response */
 	}
+	rs->head_start = pos;
 	rs->body_start = pos + head_len;
 	rs->close_after = header_has_token(b->p + pos, head_len, "Connection",
 					   "close") ||
@@ -476,13 +483,33 @@ static const char *code_of(int status)
 	}
 }
 
+/* An injected answer: @status with @body (none for HEAD). */
+static int send_answer(int fd, const struct request *rq, int status,
+		       const char *body, size_t blen, unsigned long id)
+{
+	char head[512];
+	int hlen;
+	bool is_head = strcmp(rq->method, "HEAD") == 0;
+
+	hlen = snprintf(head, sizeof(head),
+			"HTTP/1.1 %d %s\r\n"
+			"Content-Type: application/xml\r\n"
+			"Content-Length: %zu\r\n"
+			"x-amz-request-id: fp-%lu\r\n\r\n",
+			status, reason_of(status), is_head ? 0 : blen, id);
+	if (hlen < 0 || (size_t)hlen >= sizeof(head))
+		return -EOVERFLOW;
+	if (send_all(fd, head, (size_t)hlen) < 0)
+		return -EPIPE;
+	return is_head || blen == 0 ? 0 : send_all(fd, body, blen);
+}
+
 /* The injected answer of an FP_STATUS rule. */
 static int send_status(int fd, const struct request *rq, int status,
 		       const char *code, unsigned long id)
 {
-	char body[512], head[512];
-	int blen, hlen;
-	bool is_head = strcmp(rq->method, "HEAD") == 0;
+	char body[512];
+	int blen;
 
 	blen = snprintf(body, sizeof(body),
 			"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -492,17 +519,116 @@ static int send_status(int fd, const struct request *rq, int status,
 			code, id);
 	if (blen < 0 || (size_t)blen >= sizeof(body))
 		return -EOVERFLOW;
-	hlen = snprintf(head, sizeof(head),
-			"HTTP/1.1 %d %s\r\n"
-			"Content-Type: application/xml\r\n"
-			"Content-Length: %d\r\n"
-			"x-amz-request-id: fp-%lu\r\n\r\n",
-			status, reason_of(status), is_head ? 0 : blen, id);
-	if (hlen < 0 || (size_t)hlen >= sizeof(head))
+	return send_answer(fd, rq, status, body, (size_t)blen, id);
+}
+
+static int dbuf_add(struct dbuf *b, const void *data, size_t n)
+{
+	int rc = dbuf_reserve(b, n);
+
+	if (rc < 0)
+		return rc;
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	return 0;
+}
+
+static int dbuf_addf(struct dbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int dbuf_addf(struct dbuf *b, const char *fmt, ...)
+{
+	char tmp[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(tmp))
 		return -EOVERFLOW;
-	if (send_all(fd, head, (size_t)hlen) < 0)
-		return -EPIPE;
-	return is_head ? 0 : send_all(fd, body, (size_t)blen);
+	return dbuf_add(b, tmp, (size_t)n);
+}
+
+/* Is the header line @line/@len (no CRLF) named @name? */
+static bool line_is(const char *line, size_t len, const char *name)
+{
+	size_t nlen = strlen(name);
+
+	return len > nlen && line[nlen] == ':' &&
+	       strncasecmp(line, name, nlen) == 0;
+}
+
+/*
+ * The response of an FP_REWRITE_HEADER or FP_REPLACE_BODY rule, built
+ * from the upstream's (@in, parsed as @rs) into @out: interim responses
+ * as they were, the final one's header block rewritten, then its body.
+ */
+static int rewrite_response(const struct dbuf *in, const struct response *rs,
+			    const struct fp_rule_ent *r, bool is_head,
+			    struct dbuf *out)
+{
+	const char *head = in->p + rs->head_start;
+	const char *end = in->p + rs->body_start - 2; /* the blank line */
+	const char *line = memchr(head, '\n', (size_t)(end - head));
+	bool replace_body = r->action == FP_REPLACE_BODY;
+	bool done = false;
+	int rc;
+
+	out->len = 0;
+	if (!line)
+		return -EPROTO;
+	line++;
+	rc = dbuf_add(out, in->p, rs->head_start);
+	if (rc == 0 && replace_body && r->arg > 0)
+		rc = dbuf_addf(out, "HTTP/1.1 %d %s\r\n", r->arg,
+			       reason_of(r->arg));
+	else if (rc == 0)
+		rc = dbuf_add(out, head, (size_t)(line - head));
+	while (rc == 0 && line < end) {
+		const char *eol = memchr(line, '\n', (size_t)(end - line));
+		size_t full = eol ? (size_t)(eol + 1 - line)
+				  : (size_t)(end - line);
+		size_t len = full;
+
+		while (len > 0 && (line[len - 1] == '\n' ||
+				   line[len - 1] == '\r'))
+			len--;
+		if (replace_body && (line_is(line, len, "Content-Length") ||
+				     line_is(line, len, "Transfer-Encoding"))) {
+			/* set below */
+		} else if (!replace_body && line_is(line, len, r->header)) {
+			if (r->value && !done) {
+				rc = dbuf_addf(out, "%s: ", r->header);
+				if (rc == 0)
+					rc = dbuf_add(out, r->value,
+						      strlen(r->value));
+				if (rc == 0)
+					rc = dbuf_add(out, "\r\n", 2);
+			}
+			done = true;
+		} else {
+			rc = dbuf_add(out, line, full);
+		}
+		line += full;
+	}
+	if (rc == 0 && !replace_body && !done && r->value) {
+		rc = dbuf_addf(out, "%s: ", r->header);
+		if (rc == 0)
+			rc = dbuf_add(out, r->value, strlen(r->value));
+		if (rc == 0)
+			rc = dbuf_add(out, "\r\n", 2);
+	}
+	if (rc == 0 && replace_body)
+		rc = dbuf_addf(out, "Content-Length: %zu\r\n", r->body_len);
+	if (rc == 0)
+		rc = dbuf_add(out, "\r\n", 2);
+	if (rc == 0 && replace_body && !is_head && r->body_len > 0)
+		rc = dbuf_add(out, r->body, r->body_len);
+	else if (rc == 0 && !replace_body)
+		rc = dbuf_add(out, in->p + rs->body_start,
+			      rs->total - rs->body_start);
+	return rc;
 }
 
 /* ---------------------------------------------------------- connections */
@@ -651,15 +777,20 @@ static enum conn_next handle_request(struct fp_conn *c,
 		rule.action = FP_PASS;
 	}
 
-	if (rule.action == FP_RESET_BEFORE || rule.action == FP_STATUS) {
+	if (rule.action == FP_RESET_BEFORE || rule.action == FP_STATUS ||
+	    rule.action == FP_STATUS_WITH_BODY) {
 		if (rule.hook)
 			rule.hook(rule.hook_arg, rq->method, rq->target, 0);
 		if (rule.action == FP_RESET_BEFORE)
 			return CONN_RESET;
-		rc = send_status(c->client_fd, rq, rule.arg,
-				 rule.error_code ? rule.error_code
-						 : code_of(rule.arg),
-				 id);
+		if (rule.action == FP_STATUS_WITH_BODY)
+			rc = send_answer(c->client_fd, rq, rule.arg, rule.body,
+					 rule.body_len, id);
+		else
+			rc = send_status(c->client_fd, rq, rule.arg,
+					 rule.error_code ? rule.error_code
+							 : code_of(rule.arg),
+					 id);
 		if (rc < 0)
 			return CONN_RESET;
 		return rq->close_after ? CONN_CLOSE : CONN_KEEP;
@@ -680,6 +811,21 @@ static enum conn_next handle_request(struct fp_conn *c,
 		conn_close_fd(p, &c->upstream_fd, false);
 	if (rule.hook)
 		rule.hook(rule.hook_arg, rq->method, rq->target, rs.status);
+
+	if (rule.action == FP_REWRITE_HEADER ||
+	    rule.action == FP_REPLACE_BODY) {
+		struct dbuf out = {0};
+
+		rc = rewrite_response(resp_buf, &rs, &rule,
+				      strcmp(rq->method, "HEAD") == 0, &out);
+		if (rc == 0)
+			rc = send_all(c->client_fd, out.p, out.len);
+		dbuf_free(&out);
+		if (rc < 0)
+			return CONN_RESET;
+		return rs.close_after || rq->close_after ? CONN_CLOSE
+							  : CONN_KEEP;
+	}
 
 	send_len = rs.total;
 	switch (rule.action) {
@@ -899,6 +1045,15 @@ int fp_endpoint(const struct fp_proxy *p, char *out, size_t out_len)
 	return n < 0 || (size_t)n >= out_len ? -ENAMETOOLONG : 0;
 }
 
+static void rule_ent_free(struct fp_rule_ent *e)
+{
+	free(e->path_substr);
+	free(e->error_code);
+	free(e->header);
+	free(e->value);
+	free(e->body);
+}
+
 int fp_add_rule(struct fp_proxy *p, const struct fp_rule *r)
 {
 	struct fp_rule_ent e, *nr;
@@ -914,13 +1069,19 @@ int fp_add_rule(struct fp_proxy *p, const struct fp_rule *r)
 		if (!e.path_substr)
 			return -ENOMEM;
 	}
-	if (r->error_code) {
-		e.error_code = strdup(r->error_code);
-		if (!e.error_code) {
-			free(e.path_substr);
-			return -ENOMEM;
-		}
+	if ((r->action == FP_REWRITE_HEADER && (!r->header || !r->header[0])) ||
+	    (r->body_len > 0 && !r->body))
+		return -EINVAL;
+	if ((r->error_code && !(e.error_code = strdup(r->error_code))) ||
+	    (r->header && !(e.header = strdup(r->header))) ||
+	    (r->value && !(e.value = strdup(r->value))) ||
+	    (r->body_len > 0 && !(e.body = malloc(r->body_len)))) {
+		rule_ent_free(&e);
+		return -ENOMEM;
 	}
+	if (r->body_len > 0)
+		memcpy(e.body, r->body, r->body_len);
+	e.body_len = r->body_len;
 	e.count = r->count;
 	e.action = r->action;
 	e.arg = r->arg;
@@ -932,8 +1093,7 @@ int fp_add_rule(struct fp_proxy *p, const struct fp_rule *r)
 	nr = realloc(p->rules, (p->n_rules + 1) * sizeof(*nr));
 	if (!nr) {
 		pthread_mutex_unlock(&p->lock);
-		free(e.path_substr);
-		free(e.error_code);
+		rule_ent_free(&e);
 		return -ENOMEM;
 	}
 	p->rules = nr;
@@ -1015,10 +1175,8 @@ void fp_stop(struct fp_proxy *p)
 	if (p->listen_fd >= 0)
 		close(p->listen_fd);
 	fp_reset_counts(p);
-	for (size_t i = 0; i < p->n_rules; i++) {
-		free(p->rules[i].path_substr);
-		free(p->rules[i].error_code);
-	}
+	for (size_t i = 0; i < p->n_rules; i++)
+		rule_ent_free(&p->rules[i]);
 	free(p->rules);
 	free(p->seen);
 	pthread_cond_destroy(&p->wake);

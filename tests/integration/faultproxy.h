@@ -48,20 +48,46 @@ enum fp_action {
 	 * The request body is read first, the connection stays usable.
 	 */
 	FP_STATUS,
+	/**
+	 * Forward the request; in the upstream's final response, replace
+	 * the value of header @c header with @c value (every occurrence
+	 * becomes one line), drop it when @c value is NULL, or add it when
+	 * absent. The body is relayed unchanged. The name is matched
+	 * case-insensitively; the status line is never touched.
+	 */
+	FP_REWRITE_HEADER,
+	/**
+	 * Forward the request (the server does the work), then replace the
+	 * final response's body with @c body_len bytes of @c body: the
+	 * Content-Length is set to match and Transfer-Encoding dropped.
+	 * The status becomes @c arg when it is not 0 (the reason phrase
+	 * follows it), else the upstream's is kept. Other headers (ETag,
+	 * Content-Range) are relayed as the server sent them.
+	 */
+	FP_REPLACE_BODY,
+	/**
+	 * Answer with status @c arg and the @c body_len bytes of @c body
+	 * (Content-Type: application/xml, a matching Content-Length)
+	 * without forwarding: e.g. a 200 carrying an S3 <Error> document
+	 * for a request the server never saw. Like FP_STATUS otherwise.
+	 */
+	FP_STATUS_WITH_BODY,
 };
 
 /**
  * Called by the connection thread once the upstream response of a matched
  * request has been read completely and before the action goes on (for
- * FP_PASS, FP_DROP_RESPONSE, FP_DELAY_RESPONSE, FP_TRUNCATE_RESPONSE; for
- * FP_RESET_BEFORE and FP_STATUS it runs instead of forwarding). @p status
- * is the upstream's HTTP status (0 when nothing was forwarded). Must not
- * call the harness's IT_FAIL (it is not the test thread).
+ * FP_PASS, FP_DROP_RESPONSE, FP_DELAY_RESPONSE, FP_TRUNCATE_RESPONSE,
+ * FP_REWRITE_HEADER and FP_REPLACE_BODY, before the rewrite; for
+ * FP_RESET_BEFORE, FP_STATUS and FP_STATUS_WITH_BODY it runs instead of
+ * forwarding). @p status is the upstream's HTTP status (0 when nothing
+ * was forwarded). Must not call the harness's IT_FAIL (it is not the test
+ * thread).
  */
 typedef void (*fp_hook_fn)(void *arg, const char *method, const char *target,
 			   int status);
 
-/** One rule; copied by fp_add_rule (strings included). */
+/** One rule; copied by fp_add_rule (strings and body included). */
 struct fp_rule {
 	const char *method;	 /**< "PUT", ...; NULL or "" for any */
 	const char *path_substr; /**< substring of the request target; NULL
@@ -69,10 +95,17 @@ struct fp_rule {
 	int count;		 /**< next N matching requests; < 0: all */
 	enum fp_action action;
 	int arg;		 /**< ms for FP_DELAY_RESPONSE, status for
-				      FP_STATUS */
+				      FP_STATUS, FP_REPLACE_BODY and
+				      FP_STATUS_WITH_BODY */
 	const char *error_code;	 /**< FP_STATUS: <Code>, NULL: by status */
 	fp_hook_fn hook;	 /**< NULL or see fp_hook_fn */
 	void *hook_arg;
+	const char *header;	 /**< FP_REWRITE_HEADER: the header name */
+	const char *value;	 /**< FP_REWRITE_HEADER: its new value, NULL:
+				      drop it */
+	const void *body;	 /**< FP_REPLACE_BODY, FP_STATUS_WITH_BODY:
+				      the body sent (copied) */
+	size_t body_len;
 };
 
 /**
