@@ -278,6 +278,10 @@ static int decoded(const char *value, char **out)
 	struct buf b;
 	int rc;
 
+	/* A field given twice: a manifest etagfs did not write. */
+	if (*out != NULL)
+		return -EINVAL;
+
 	buf_init(&b, 8192);
 	rc = uri_decode(&b, value, false);
 	if (rc == 0) {

@@ -585,6 +585,14 @@ static int creds_from_aws_file(bool config, const char *profile,
 			     err_len);
 	if (rc)
 		goto out;
+	/* A NUL would cut a value short (an empty session token, a key
+	 * with trailing blanks): refuse the file, as for passwd files. */
+	if (memchr(data, '\0', len)) {
+		snprintf(err, err_len, "%s holds a NUL byte: not a valid "
+			 "credentials or config file", path);
+		rc = -EINVAL;
+		goto out;
+	}
 	if (config) {
 		snprintf(section_buf, sizeof(section_buf), "profile %s",
 			 profile);
@@ -787,6 +795,11 @@ int s3_profile_settings_load(const char *profile,
 		free(path);
 		if (rc == -ENOMEM)
 			return rc;
+		/* A NUL would cut a value short: such a file is ignored. */
+		if (rc == 0 && memchr(data, '\0', len)) {
+			wipe_free(data, len);
+			rc = -EINVAL;
+		}
 		if (rc)
 			data = NULL;
 	}

@@ -108,6 +108,9 @@ static int add_meta(struct s3_http_response *resp, const char *name,
 
 	if (resp->n_meta >= META_MAX)
 		return -EPROTO;
+	/* A NUL inside would cut the copies short of the lengths used. */
+	if (memchr(name, '\0', name_len) || memchr(value, '\0', value_len))
+		return -EPROTO;
 	n = strndup(name, name_len);
 	v = strndup(value, value_len);
 	grown = realloc(resp->meta, (resp->n_meta + 1) * sizeof(*grown));

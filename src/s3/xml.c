@@ -789,6 +789,17 @@ static int add_escaped(struct buf *b, const char *s)
 		case '\'':
 			rc = buf_adds(b, "&apos;");
 			break;
+		/* XML normalises raw line ends and a parser may fold tabs:
+		 * only character references keep these bytes as they are. */
+		case '\r':
+			rc = buf_adds(b, "&#13;");
+			break;
+		case '\n':
+			rc = buf_adds(b, "&#10;");
+			break;
+		case '\t':
+			rc = buf_adds(b, "&#9;");
+			break;
 		default:
 			rc = buf_add(b, s, 1);
 		}

@@ -152,6 +152,9 @@ static const char *const bad_manifests[] = {
 	"size 1\nmtime 5 1000000000\n",
 	"etagfs-stage 1\nowner a\nendpoint e\nbucket b\nkey k\nbase \n"
 	"size 1\nnospace\n",
+	/* a field given twice (leaked its first value once: fuzz_manifest) */
+	"etagfs-stage 1\nowner a\nowner b\nendpoint e\nbucket b\nkey k\n"
+	"base \nsize 1\n",
 };
 
 START_TEST(test_bad_manifest)
