@@ -153,8 +153,13 @@ static int recover_only(struct fs_options *o, int debug)
 		return fail(err);
 	}
 	if (fs_ctx_init(&ctx, o, s3, err, sizeof(err)) != 0 ||
-	    fs_staging_init(&ctx, err, sizeof(err)) != 0 ||
-	    probe_server(&ctx, err, sizeof(err)) != 0) {
+	    fs_staging_init(&ctx, err, sizeof(err)) != 0) {
+		rc = fail(err);
+		goto out;
+	}
+	/* With -o ro nothing is committed: recovery only reports. */
+	ctx.read_only = ctx.opts.read_only;
+	if (!ctx.read_only && probe_server(&ctx, err, sizeof(err)) != 0) {
 		rc = fail(err);
 		goto out;
 	}

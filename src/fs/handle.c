@@ -77,7 +77,10 @@ static void handle_free(struct fs_ctx *ctx, struct fs_handle *h)
 	if (h == NULL)
 		return;
 	fs_readahead_free(ctx, h->ra);
-	fs_stage_discard(&h->stage);
+	if (h->keep_stage)
+		fs_stage_keep(&h->stage);
+	else
+		fs_stage_discard(&h->stage);
 	free(h->rel);
 	free(h->key);
 	pthread_mutex_destroy(&h->lock);
@@ -537,7 +540,7 @@ static int commit_upload(struct fs_ctx *ctx, struct fs_handle *h,
 }
 
 /* Keep the rejected bytes and say where they are, with both ETags. */
-static void keep_rejected(struct fs_ctx *ctx, struct fs_handle *h, int why)
+static bool keep_rejected(struct fs_ctx *ctx, struct fs_handle *h, int why)
 {
 	struct s3_object_info theirs;
 	char path[4352];
@@ -549,8 +552,17 @@ static void keep_rejected(struct fs_ctx *ctx, struct fs_handle *h, int why)
 		snprintf(theirs.etag, sizeof(theirs.etag), "(deleted)");
 	rc = fs_conflict_save(ctx, h->key, h->stage.fd, h->size, path,
 			      sizeof(path));
-	if (rc != 0)
-		return;
+	if (rc != 0) {
+		/* Never lose them: the staging file and its manifest stay
+		 * after release, for the recovery of a later mount. */
+		h->keep_stage = true;
+		log_error("'%s' (%s): no conflict copy could be made (%s); "
+			  "its %llu bytes stay in %s for the next mount's "
+			  "recovery",
+			  h->key, strerror(-why), strerror(-rc),
+			  (unsigned long long)h->size, h->stage.data_path);
+		return false;
+	}
 	if (why == -EBUSY)
 		log_warn("conflict on '%s': opened at ETag %s, the server now "
 			 "has %s; the object was left alone and this "
@@ -563,6 +575,7 @@ static void keep_rejected(struct fs_ctx *ctx, struct fs_handle *h, int why)
 			 "at %s",
 			 h->key, strerror(-why), (unsigned long long)h->size,
 			 path);
+	return true;
 }
 
 static int commit_locked(struct fs_ctx *ctx, struct fs_handle *h)
@@ -647,9 +660,10 @@ static int commit_locked(struct fs_ctx *ctx, struct fs_handle *h)
 	if (rc == -EBUSY) {
 		h->conflicted = true;
 		attr_cache_invalidate(ctx->attrs, h->rel);
-		keep_rejected(ctx, h, rc);
-		/* The bytes are in the conflict copy: nothing to recover. */
-		stage_record(ctx, h, FS_STAGE_CLEAN);
+		/* Once the bytes are in the conflict copy there is nothing
+		 * left to recover. */
+		if (keep_rejected(ctx, h, rc))
+			stage_record(ctx, h, FS_STAGE_CLEAN);
 	}
 	return rc;
 }
@@ -805,11 +819,17 @@ bool fs_handle_find_etag(struct fs_ctx *ctx, const char *rel, pid_t pid,
 
 	pthread_mutex_lock(&ctx->handles_lock);
 	for (struct fs_handle *h = ctx->handles; h != NULL; h = h->next)
-		if (h->owner_tgid == tgid && strcmp(h->rel, rel) == 0 &&
-		    h->etag[0] != '\0') {
-			snprintf(etag, len, "%s", h->etag);
-			found = true;
-			break;
+		if (h->owner_tgid == tgid && strcmp(h->rel, rel) == 0) {
+			/* List lock, then handle lock: a commit may be
+			 * adopting a new ETag right now. */
+			pthread_mutex_lock(&h->lock);
+			if (h->etag[0] != '\0') {
+				snprintf(etag, len, "%s", h->etag);
+				found = true;
+			}
+			pthread_mutex_unlock(&h->lock);
+			if (found)
+				break;
 		}
 	pthread_mutex_unlock(&ctx->handles_lock);
 	return found;

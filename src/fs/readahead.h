@@ -4,7 +4,7 @@
  * next one already in flight.
  *
  * A reader that moves forward sequentially gets chunks that double from
- * 1 MiB up to 8 MiB, each one GET with If-Match of the snapshot; while
+ * 1 MiB up to 16 MiB, each one GET with If-Match of the snapshot; while
  * it consumes a chunk the next is fetched by a helper thread. Random
  * access fetches only what is asked for. Memory is bounded per mount
  * (FS_READAHEAD_BUDGET): beyond it, reads go straight to the server.

@@ -246,6 +246,17 @@ int fs_stage_create(struct fs_ctx *ctx, const struct fs_stage_info *info,
 	return rc;
 }
 
+void fs_stage_keep(struct fs_stage *st)
+{
+	if (st->fd >= 0)
+		close(st->fd);
+	free(st->manifest_path);
+	free(st->data_path);
+	st->fd = -1;
+	st->manifest_path = st->data_path = NULL;
+	st->durable_state = false;
+}
+
 void fs_stage_discard(struct fs_stage *st)
 {
 	if (st->manifest_path != NULL)

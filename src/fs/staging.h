@@ -71,6 +71,10 @@ int fs_stage_create(struct fs_ctx *ctx, const struct fs_stage_info *info,
 int fs_stage_record(struct fs_ctx *ctx, struct fs_stage *st,
 		    const struct fs_stage_info *info);
 
+/** Close the stage but leave its files for a later recovery (the bytes
+ * could not be kept anywhere else). */
+void fs_stage_keep(struct fs_stage *st);
+
 /** Remove the data and the manifest (NULL-safe, idempotent). */
 void fs_stage_discard(struct fs_stage *st);
 

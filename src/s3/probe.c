@@ -6,7 +6,7 @@
  * client sends by setting the caps under test; the client's own PUT logic
  * learns the If-Match quoting (a 412 on the current ETag makes it try the
  * other form once and remember it). The probe runs before the mount is
- * used, so nothing else sees the intermediate caps. About 12-15 requests.
+ * used, so nothing else sees the intermediate caps. 17 requests on RGW 16.2.
  *
  * Its refused preconditions are expected, so the client logs them at
  * debug level while the probe runs (s3_client_int_expect_refusals(), on
