@@ -524,8 +524,11 @@ static int send_status(int fd, const struct request *rq, int status,
 
 static int dbuf_add(struct dbuf *b, const void *data, size_t n)
 {
-	int rc = dbuf_reserve(b, n);
+	int rc;
 
+	if (n == 0)
+		return 0; /* b->p may still be NULL */
+	rc = dbuf_reserve(b, n);
 	if (rc < 0)
 		return rc;
 	memcpy(b->p + b->len, data, n);
