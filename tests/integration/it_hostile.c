@@ -671,6 +671,64 @@ IT_TEST(test_etag_10k)
 
 /* ================================================ 3. huge headers */
 
+/* A response header of @size bytes on every HEAD and GET of a key. */
+static void huge_header_case(size_t size)
+{
+	static const char data[] = "guarded by a huge header\n";
+	char bucket[64];
+	char *value = malloc(size + 1);
+	struct it_mount m;
+	struct stat sb;
+	void *got = NULL;
+	size_t got_len = 0;
+	long t0, ms;
+	int rc;
+
+	IT_ASSERT(value != NULL);
+	memset(value, 'h', size);
+	value[size] = '\0';
+	it_fresh_bucket(bucket);
+	put_server(bucket, "big-hdr.txt", data, sizeof(data) - 1);
+	proxy_begin();
+	mount_via_proxy(&m, bucket, "attr_ttl=0,dir_ttl=0");
+	header_rule("HEAD", "big-hdr.txt", -1, "X-Huge", value);
+	header_rule("GET", "big-hdr.txt", -1, "X-Huge", value);
+	free(value);
+	tree_snapshot();
+
+	t0 = it_now_ms();
+	errno = 0;
+	rc = stat(it_path(&m, "big-hdr.txt"), &sb) == 0 ? 0 : errno;
+	ms = it_now_ms() - t0;
+	it_log("stat with a %zu-byte header: %s after %ld ms", size,
+	       rc ? strerror(rc) : "ok", ms);
+	IT_ASSERT_MSG(ms <= BOUND_MS, "stat took %ld ms", ms);
+	rc = timed_read(it_path(&m, "big-hdr.txt"), &got, &got_len, &ms);
+	it_log("read with a %zu-byte header: %s after %ld ms", size,
+	       rc ? strerror(rc) : "ok", ms);
+	free(got);
+	IT_ASSERT_MSG(ms <= BOUND_MS, "read took %ld ms", ms);
+	/* libcurl refuses a header line over 100 KiB; what reaches the
+	 * caller should say "the server sent garbage", not "out of
+	 * memory". */
+	IT_ASSERT_MSG(rc == EIO || rc == EPROTO,
+		      "read: %d (%s), want EIO or EPROTO", rc, strerror(rc));
+	tree_expect_same();
+	expect_server(bucket, "big-hdr.txt", data, sizeof(data) - 1);
+	expect_alive(&m, bucket);
+	finish(&m);
+}
+
+IT_TEST(test_header_100k)
+{
+	huge_header_case(100 * 1024);
+}
+
+IT_TEST(test_header_1m)
+{
+	huge_header_case(1024 * 1024);
+}
+
 /* ==================================== 4. 200 with an <Error> document */
 
 static const char error_doc[] =
@@ -926,6 +984,12 @@ IT_TEST(test_list_hostile_names)
 	hostile_names_case(NULL);
 }
 
+/* The same without the directory cache (a listing served uncached). */
+IT_TEST(test_list_hostile_names_uncached)
+{
+	hostile_names_case("dir_ttl=0");
+}
+
 /* One listing whose only oddity is @keys[0]; the listing must fail with
  * @want (0: list the valid names, here "ok.txt"). */
 static void one_bad_key_case(const char *bad, int want)
@@ -986,6 +1050,127 @@ IT_TEST(test_list_truncated_without_token)
 	IT_ASSERT_MSG(r->ms <= BOUND_MS, "ls took %ld ms", r->ms);
 	expect_alive(&m, bucket);
 	finish(&m);
+}
+
+/*
+ * Every page says "truncated, continue with token T", T never changes:
+ * a client that follows it lists forever (and grows without bound).
+ * etagfs must notice the repeated token (or cap the pages) and fail
+ * within a bound, with its memory not blown up.
+ */
+IT_TEST(test_list_token_loops)
+{
+	static const char *const keys[] = {"loop-a.txt", "loop-b.txt"};
+	char bucket[64];
+	char *doc = list_doc(keys, 2,
+			     "<IsTruncated>true</IsTruncated>"
+			     "<NextContinuationToken>same-token-forever"
+			     "</NextContinuationToken>");
+	struct child_result *r = &child_res;
+	struct it_mount m;
+	long rss0, rss1, lists;
+
+	it_fresh_bucket(bucket);
+	proxy_begin();
+	mount_via_proxy(&m, bucket, "dir_ttl=0");
+	rss0 = rss_kb(m.pid);
+	body_rule("GET", "list-type=2", -1, FP_REPLACE_BODY, 0, doc,
+		  strlen(doc));
+	free(doc);
+	fp_reset_counts(proxy);
+	child_ls(it_path(&m, NULL), 15000, r);
+	lists = fp_count(proxy, "GET", "list-type=2");
+	rss1 = rss_kb(m.pid);
+	it_log("ls: %s after %ld ms, %ld listing requests, RSS %ld -> %ld "
+	       "KiB",
+	       r->err == -1 ? "killed at the deadline" :
+	       r->err ? strerror(r->err) : "ok",
+	       r->ms, lists, rss0, rss1);
+	/* Stop the loop whatever happened: RGW refuses the fake token. */
+	fp_clear_rules(proxy);
+	IT_ASSERT_MSG(r->err != -1,
+		      "ls still running after 15 s (%ld listing requests): "
+		      "etagfs follows a repeating continuation token forever",
+		      lists);
+	IT_ASSERT_MSG(r->err == EIO || r->err == EPROTO,
+		      "ls: %d (%s), want EIO or EPROTO", r->err,
+		      strerror(r->err));
+	IT_ASSERT_MSG(rss1 - rss0 <= RSS_GROWTH_MAX_KB,
+		      "etagfs grew by %ld KiB", rss1 - rss0);
+	expect_alive(&m, bucket);
+	finish(&m);
+}
+
+/*
+ * rename(2) of a directory lists the keys below "d/" and moves each. A
+ * listing that answers with a key outside "d/" (@foreign, as a lying
+ * server could) must not make etagfs copy or delete that key: it lies
+ * outside what the caller renamed. "victim.txt" would be moved to
+ * "e/" + "ctim.txt" (its name past strlen("d/")); "x", shorter than
+ * "d/", would be read past its end.
+ */
+static void rename_foreign_case(const char *foreign)
+{
+	static const char victim[] = "an innocent bystander\n";
+	static const char inner[] = "inside d\n";
+	char bucket[64], etag_in[IT_ETAG_MAX], etag_v[IT_ETAG_MAX];
+	char target[128];
+	const char *keys[] = {"d%2Ff1.txt", foreign};
+	const char *etags[] = {etag_in, etag_v};
+	char *doc, *p;
+	struct it_mount m;
+	int rc;
+
+	it_fresh_bucket(bucket);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "d/f1.txt", inner,
+				   sizeof(inner) - 1, etag_in),
+			 200);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, foreign, victim,
+				   sizeof(victim) - 1, etag_v),
+			 200);
+	proxy_begin();
+	mount_via_proxy(&m, bucket, "dir_ttl=0,attr_ttl=0");
+	/* rename's own walk lists without a delimiter. */
+	doc = list_doc_etags(keys, etags, 2, "");
+	p = strstr(doc, "<Delimiter>/</Delimiter>");
+	IT_ASSERT(p != NULL);
+	memmove(p, p + 24, strlen(p + 24) + 1);
+	body_rule("GET", "list-type=2&prefix=d%2F", -1, FP_REPLACE_BODY, 0,
+		  doc, strlen(doc));
+	free(doc);
+	tree_snapshot();
+
+	errno = 0;
+	rc = rename(it_path(&m, "d"), it_path(&m, "e")) == 0 ? 0 : errno;
+	IT_SNPRINTF(target, "/%s/%s", bucket, foreign);
+	it_log("rename d -> e: %s; copies into e/: %ld, deletes of %s: %ld",
+	       rc ? strerror(rc) : "ok", fp_count(proxy, "PUT", "/e/"),
+	       foreign, fp_count(proxy, "DELETE", target));
+	fp_clear_rules(proxy);
+	{
+		char **all = it_s3_list(bucket, NULL, NULL);
+
+		for (char **k = all; k && *k; k++)
+			it_log("  on the server after: '%s'", *k);
+		it_strv_free(all);
+	}
+	IT_ASSERT_EQ_INT(fp_count(proxy, "DELETE", target), 0);
+	expect_server(bucket, foreign, victim, sizeof(victim) - 1);
+	IT_ASSERT_MSG(rc == 0 || rc == EIO || rc == EPROTO,
+		      "rename: %d (%s)", rc, strerror(rc));
+	tree_expect_same();
+	expect_alive(&m, bucket);
+	finish(&m);
+}
+
+IT_TEST(test_rename_dir_foreign_key)
+{
+	rename_foreign_case("victim.txt");
+}
+
+IT_TEST(test_rename_dir_foreign_short_key)
+{
+	rename_foreign_case("x");
 }
 
 /* ======================================== 6. GET bodies that lie */
@@ -1074,6 +1259,42 @@ IT_TEST(test_get_longer_than_range)
 	IT_ASSERT_MEM(got, data, sizeof(data));
 	free(got);
 	expect_server(bucket, "long.bin", data, sizeof(data));
+	finish(&m);
+}
+
+/*
+ * A 206 with an empty body (Content-Length: 0) for a range inside an
+ * object whose size is known: the object did not end there, so the read
+ * must fail (EIO) rather than report the end of file early.
+ */
+IT_TEST(test_get_empty_partial)
+{
+	static unsigned char data[40000];
+	char bucket[64];
+	struct it_mount m;
+	struct stat sb;
+	void *got = NULL;
+	size_t got_len = 0;
+	long ms;
+	int rc;
+
+	it_random_bytes(data, sizeof(data), 64);
+	it_fresh_bucket(bucket);
+	put_server(bucket, "empty.bin", data, sizeof(data));
+	proxy_begin();
+	mount_via_proxy(&m, bucket, NULL);
+	IT_ASSERT_OK(stat(it_path(&m, "empty.bin"), &sb));
+	IT_ASSERT_EQ_INT(sb.st_size, sizeof(data));
+	body_rule("GET", "empty.bin", -1, FP_REPLACE_BODY, 0, "", 0);
+	rc = timed_read(it_path(&m, "empty.bin"), &got, &got_len, &ms);
+	it_log("read: %s after %ld ms (%zu bytes of %zu)",
+	       rc ? strerror(rc) : "ok", ms, got_len, sizeof(data));
+	free(got);
+	IT_ASSERT_MSG(rc != 0, "read returned %zu of %zu bytes as if the "
+		      "file ended there", got_len, sizeof(data));
+	IT_ASSERT_EQ_INT(rc, EIO);
+	IT_ASSERT_MSG(ms <= BOUND_MS, "read took %ld ms", ms);
+	expect_alive(&m, bucket);
 	finish(&m);
 }
 
