@@ -135,9 +135,7 @@ static bool name_valid(const char *name)
 	       strcmp(name, "..") != 0 && !strchr(name, '/');
 }
 
-/* Sort, drop duplicates and names that cannot be a component; returns the
- * new count. Frees what it drops. */
-static size_t entries_normalise(struct dir_entry *e, size_t n)
+size_t dir_entries_normalise(struct dir_entry *e, size_t n)
 {
 	size_t i, out = 0;
 
@@ -304,7 +302,7 @@ void dir_cache_put_take(struct dir_cache *c, const char *dir,
 	uint64_t now;
 
 	/* Sorting needs no lock: the entries are ours alone until stored. */
-	n = entries_normalise(entries, n);
+	n = dir_entries_normalise(entries, n);
 
 	pthread_mutex_lock(&c->lock);
 	if (c->ttl_ms == 0 || c->max_dirs == 0)

@@ -75,4 +75,9 @@ void dir_cache_invalidate_all(struct dir_cache *c);
 
 void dir_entries_free(struct dir_entry *entries, size_t n);
 
+/** Sort by name, drop duplicates (a directory wins over a file of the
+ * same name) and names that cannot be a component; frees what it drops
+ * and returns the new count. What dir_cache_put_take() does itself. */
+size_t dir_entries_normalise(struct dir_entry *entries, size_t n);
+
 #endif

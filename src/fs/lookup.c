@@ -13,6 +13,10 @@
 #include "fs/path.h"
 #include "util/log.h"
 
+/* A directory of 100 million entries; a server saying "more" past it is
+ * broken or hostile. */
+#define FS_LIST_MAX_PAGES 100000
+
 static void root_entry(struct attr_entry *e)
 {
 	memset(e, 0, sizeof(*e));
@@ -223,6 +227,7 @@ static int list_from_server(struct fs_ctx *ctx, const char *rel,
 	size_t n = 0, cap = 0;
 	char *dirkey = fs_path_key(ctx->opts.prefix, rel, true);
 	char *token = NULL;
+	int pages = 0;
 	int rc = 0;
 
 	*exists = rel[0] == '\0';
@@ -276,17 +281,30 @@ static int list_from_server(struct fs_ctx *ctx, const char *rel,
 		}
 		if (res.n_objects > 0 || res.n_prefixes > 0)
 			*exists = true;
-		free(token);
-		token = NULL;
 		if (rc == 0 && res.truncated) {
 			if (res.next_token == NULL) {
 				log_error("listing of '%s' is truncated but "
 					  "has no continuation token", dirkey);
 				rc = -EPROTO;
+			} else if ((token != NULL &&
+				    strcmp(token, res.next_token) == 0) ||
+				   ++pages > FS_LIST_MAX_PAGES) {
+				/* A server that keeps answering "more" would
+				 * hold this request forever. */
+				log_error("listing of '%s' does not end (the "
+					  "same continuation token again, or "
+					  "over %d pages)",
+					  dirkey, FS_LIST_MAX_PAGES);
+				rc = -EPROTO;
 			} else {
+				free(token);
 				token = res.next_token;
 				res.next_token = NULL;
 			}
+		}
+		if (rc != 0 || !res.truncated) {
+			free(token);
+			token = NULL;
 		}
 		s3_list_result_free(&res);
 	} while (rc == 0 && token != NULL);
@@ -332,6 +350,9 @@ int fs_lookup_list_dir(struct fs_ctx *ctx, const char *rel,
 		if (rc != 0)
 			return rc;
 	}
+	/* Uncached, the listing gets the same cleaning the cache gives:
+	 * a name listed twice is shown once. */
+	n = dir_entries_normalise(entries, n);
 	out->owned = entries;
 	out->entries = entries;
 	out->n = n;

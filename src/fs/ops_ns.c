@@ -241,6 +241,17 @@ static int rename_tree(struct fs_ctx *ctx, const char *src_dir,
 			const struct s3_list_object *o = &res.objects[i];
 			char *dst = NULL;
 
+			/* Only keys below the directory move: a listing
+			 * naming anything else is not believed (it would
+			 * move, and delete, a file elsewhere). */
+			if (strncmp(o->key, src_dir, slen) != 0) {
+				log_error("rename: the listing of '%s' names "
+					  "'%s', which is not below it",
+					  src_dir, o->key);
+				rc = -EPROTO;
+				break;
+			}
+
 			if (asprintf(&dst, "%s%s", dst_dir, o->key + slen) <
 			    0) {
 				rc = -ENOMEM;

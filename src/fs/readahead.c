@@ -248,6 +248,10 @@ ssize_t fs_readahead_read(struct fs_ctx *ctx, struct fs_readahead *ra,
 		if (direct > 0)
 			break;
 	}
+	/* size was clamped to the snapshot's size: fewer bytes than that
+	 * means the server sent less than the version holds. */
+	if (rc == 0 && total < size)
+		rc = -EIO;
 	if (rc != 0) {
 		/* A short read would look like the end of the file. */
 		fs_readahead_reset(ctx, ra);

@@ -322,7 +322,10 @@ static int map_curl_error(CURLcode cc, const char *errbuf,
 		e = -ECONNRESET;
 		break;
 	case CURLE_OUT_OF_MEMORY:
-		e = -ENOMEM;
+		/* libcurl also says "out of memory" for a response header
+		 * over its limit: with a status line already read, that is
+		 * a broken server, not our memory. */
+		e = resp->status ? -EPROTO : -ENOMEM;
 		break;
 	case CURLE_URL_MALFORMAT:
 	case CURLE_UNSUPPORTED_PROTOCOL:
