@@ -369,8 +369,20 @@ int s3_put_object(struct s3_client *c, const char *key, int fd, off_t off,
 		out_info->meta = m;
 	}
 	if (rc == 0 && !out.resp.etag[0]) {
-		log_warn("s3: PUT '%s': response without an ETag", key);
-		rc = -EPROTO;
+		/* The write landed (2xx), only its ETag is missing: learn it
+		 * from a HEAD that finds our token; otherwise report a
+		 * version no later write can match. Failing here would say
+		 * "not written" about a changed object. */
+		int h = conditional ? s3_client_int_head_check_token(
+					      c, key, m.token, &head)
+				    : 0;
+
+		log_warn("s3: PUT '%s': response without an ETag%s", key,
+			 h == 1 ? " (learnt from a HEAD)" : "");
+		if (out_info)
+			snprintf(out_info->etag, sizeof(out_info->etag), "%s",
+				 h == 1 && head.etag[0] ? head.etag
+						       : S3_ETAG_SUPERSEDED);
 	}
 done:
 	s3_client_int_finish(&o, &out, rc, st);
