@@ -1,11 +1,12 @@
 #!/bin/bash
 # rgw.sh - run a throwaway single-node Ceph RGW on 127.0.0.1 for tests.
 #
-# Usage: rgw.sh start|stop|env|status STATE_DIR
+# Usage: rgw.sh COMMAND STATE_DIR
 #
-#   start   make a new cluster in STATE_DIR (one ceph-mon, one memstore OSD,
-#           one radosgw with the beast frontend), create an S3 user and wait
-#           until RGW answers a signed S3 request. Writes STATE_DIR/env.
+#   start   make a new cluster in STATE_DIR (one ceph-mon, one OSD: memstore,
+#           or bluestore with ETAGFS_RGW_STORE, one radosgw with the beast
+#           frontend), create an S3 user and wait until RGW answers a signed
+#           S3 request. Writes STATE_DIR/env.
 #   stop    kill the daemons by their pid files, wait for them to exit and
 #           remove STATE_DIR (the logs are kept in STATE_DIR/log when
 #           ETAGFS_RGW_KEEP_LOGS=1). Idempotent.
@@ -14,12 +15,28 @@
 #           ETAGFS_TEST_SECRET_KEY, ETAGFS_TEST_REGION.
 #   status  exit 0 if all three daemons are alive and RGW answers S3.
 #
+# Server faults, for tests of a server that dies and comes back (each
+# prints how long it took):
+#   rgw-kill       kill -9 radosgw only, wait until it is gone, and drop
+#                  its watches (see drop_watchers).
+#   rgw-start      start radosgw again on the same port; wait until it
+#                  answers S3.
+#   cluster-kill   kill -9 radosgw, the OSD and the mon.
+#   cluster-start  start the mon, the OSD and radosgw again (same ports,
+#                  same data); wait until RGW answers S3. Refused for a
+#                  memstore OSD, whose data died with it.
+#
 # Everything lives in STATE_DIR: ceph.conf, keyring, mon/osd data, pid files
 # (run/), logs (log/). No systemd, no /etc/ceph, no fixed ports: ports are
 # picked free at start, so several instances can run side by side.
 # Daemons run as the invoking user (root in CI).
 #
 # Environment knobs:
+#   ETAGFS_RGW_STORE        the OSD's object store, read by start:
+#                           memstore (default: fast, RAM only, lost when
+#                           the OSD dies) or bluestore (a sparse file
+#                           STATE_DIR/osd.0.block that survives restarts)
+#   ETAGFS_RGW_BLUESTORE_GB size of that file in GiB (4)
 #   ETAGFS_RGW_TIMEOUT      seconds start may take before it fails (60)
 #   ETAGFS_RGW_MEMSTORE_MB  capacity of the in-memory OSD (6144; RAM is
 #                           used only for what is stored)
@@ -43,6 +60,8 @@ die() {
 
 usage() {
 	echo "usage: $0 start|stop|env|status STATE_DIR" >&2
+	echo "       $0 rgw-kill|rgw-start|cluster-kill|cluster-start" \
+		"STATE_DIR" >&2
 	exit 2
 }
 
@@ -147,6 +166,35 @@ s3_probe() {
 		"http://127.0.0.1:$1/" 2>/dev/null
 }
 
+# osd_store_conf: the [osd] lines of the object store $STORE.
+osd_store_conf() {
+	case "$STORE" in
+	memstore)
+		cat <<EOF
+osd objectstore = memstore
+memstore device bytes = $((${ETAGFS_RGW_MEMSTORE_MB:-6144} * 1024 * 1024))
+EOF
+		;;
+	bluestore)
+		# A sparse file in the state dir, so the data survives a
+		# kill -9 of the OSD. Small caches: this is one test cluster
+		# among several on the machine, not a production OSD.
+		cat <<EOF
+osd objectstore = bluestore
+bluestore block path = $STATE/osd.\$id.block
+bluestore block create = true
+bluestore block size = $((${ETAGFS_RGW_BLUESTORE_GB:-4} * 1024 * 1024 * 1024))
+bluestore block db create = false
+bluestore block wal create = false
+bluestore fsck on mount = false
+osd memory target = 1073741824
+bluestore cache autotune = false
+bluestore cache size = 268435456
+EOF
+		;;
+	esac
+}
+
 write_conf() {
 	local debug_rgw=1 debug_ms=0
 	if [ "${ETAGFS_RGW_DEBUG:-0}" = 1 ]; then
@@ -202,8 +250,7 @@ mon data avail warn = 2
 
 [osd]
 osd data = $STATE/osd.\$id
-osd objectstore = memstore
-memstore device bytes = $((${ETAGFS_RGW_MEMSTORE_MB:-6144} * 1024 * 1024))
+$(osd_store_conf)
 osd max object size = 1073741824
 osd op num shards = 2
 osd op num threads per shard = 1
@@ -229,6 +276,11 @@ EOF
 do_start() {
 	local t0 t1 deadline code osd_uuid osd_id
 	t0=$(now_ms)
+	STORE=${ETAGFS_RGW_STORE:-memstore}
+	case "$STORE" in
+	memstore | bluestore) ;;
+	*) die "ETAGFS_RGW_STORE=$STORE: must be memstore or bluestore" ;;
+	esac
 	[ "$(id -u)" = 0 ] || echo "rgw.sh: warning: not root;" \
 		"ceph daemons may lack permissions" >&2
 	for c in ceph ceph-mon ceph-osd ceph-authtool monmaptool radosgw \
@@ -339,8 +391,8 @@ do_start() {
 	} >"$STATE/env.tmp" && chmod 600 "$STATE/env.tmp" &&
 		mv "$STATE/env.tmp" "$STATE/env" || fail_start "cannot write env"
 	t1=$(now_ms)
-	printf 'rgw.sh: RGW up at http://127.0.0.1:%s (mon %s) in %d.%03d s\n' \
-		"$RGW_PORT" "$MON_PORT" $(((t1 - t0) / 1000)) \
+	printf 'rgw.sh: RGW up at http://127.0.0.1:%s (mon %s, %s) in %d.%03d s\n' \
+		"$RGW_PORT" "$MON_PORT" "$STORE" $(((t1 - t0) / 1000)) \
 		$(((t1 - t0) % 1000))
 }
 
@@ -410,6 +462,186 @@ do_stop() {
 	echo "rgw.sh: stopped $STATE"
 }
 
+# ------------------------------------------------------ server faults
+
+# rgw_port: the port of the instance in STATE (from STATE/env).
+rgw_port() {
+	sed -n 's|^ETAGFS_TEST_ENDPOINT=http://127.0.0.1:||p' "$STATE/env" \
+		2>/dev/null
+}
+
+# store_of: the object store STATE's OSD was made with.
+store_of() {
+	sed -n 's/^osd objectstore = //p' "$CONF" 2>/dev/null
+}
+
+# proc_gone PID: the process does not run (any more): no such process, or
+# a zombie not reaped yet (it holds no socket and no lock).
+proc_gone() {
+	local st
+	[ -n "$1" ] || return 0
+	st=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' \
+		"/proc/$1/status" 2>/dev/null)
+	[ -z "$st" ] || [ "$st" = Z ] || [ "$st" = X ]
+}
+
+# kill9 NAME...: SIGKILL those daemons that are still the ones we started,
+# then wait (10 s at most) until they are gone.
+kill9() {
+	local d pid pids="" alive
+	for d in "$@"; do
+		pid=$(pid_of "$d") || continue
+		proc_gone "$pid" && continue
+		case "$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" in
+		*"$STATE/ceph.conf"*) ;;
+		*) continue ;;
+		esac
+		kill -KILL "$pid" 2>/dev/null
+		pids="$pids $pid"
+	done
+	for _ in $(seq 1 200); do
+		alive=""
+		for pid in $pids; do
+			proc_gone "$pid" || alive="$alive $pid"
+		done
+		[ -z "$alive" ] && return 0
+		sleep 0.05
+	done
+	die "still running 10 s after SIGKILL:$alive"
+}
+
+# wait_s3 T0 WHAT: wait until RGW answers S3 (ETAGFS_RGW_TIMEOUT seconds
+# at most), failing early if a daemon died; print how long WHAT took.
+wait_s3() {
+	local t0=$1 what=$2 deadline code d t1 port
+	port=$(rgw_port)
+	deadline=$((t0 + ${ETAGFS_RGW_TIMEOUT:-60} * 1000))
+	while :; do
+		for d in mon.a osd.0 rgw; do
+			proc_gone "$(pid_of $d)" || continue
+			echo "rgw.sh: $what FAILED: $d exited" >&2
+			log_tail "$d.out" \
+				"$([ $d = rgw ] && echo client.rgw || echo $d).log"
+			exit 1
+		done
+		code=$(s3_probe "$port")
+		[ "$code" = 200 ] && break
+		if [ "$(now_ms)" -ge "$deadline" ]; then
+			echo "rgw.sh: $what FAILED: RGW on 127.0.0.1:$port" \
+				"did not answer S3 within" \
+				"${ETAGFS_RGW_TIMEOUT:-60} s (last HTTP" \
+				"status $code)" >&2
+			log_tail rgw.out client.rgw.log osd.0.log
+			exit 1
+		fi
+		sleep 0.1
+	done
+	t1=$(now_ms)
+	printf 'rgw.sh: %s: RGW answers at http://127.0.0.1:%s after %d.%03d s\n' \
+		"$what" "$port" $(((t1 - t0) / 1000)) $(((t1 - t0) % 1000))
+}
+
+# wait_osd_up T0: wait until the restarted OSD has booted (its admin
+# socket says "active"; the mon's map is no help: it still shows the killed
+# OSD up), within ETAGFS_RGW_TIMEOUT seconds from T0.
+wait_osd_up() {
+	local deadline=$(($1 + ${ETAGFS_RGW_TIMEOUT:-60} * 1000))
+	until timeout 5 ceph --admin-daemon "$STATE/run/osd.0.asok" status \
+		2>/dev/null | grep -q '"state": "active"'; do
+		if proc_gone "$(pid_of osd.0)" ||
+			[ "$(now_ms)" -ge "$deadline" ]; then
+			echo "rgw.sh: cluster-start FAILED: the OSD did not" \
+				"come up" >&2
+			log_tail osd.0.out osd.0.log mon.a.log
+			exit 1
+		fi
+		sleep 0.1
+	done
+}
+
+# rgw_watchers: the client addresses that watch RGW's control objects
+# (each radosgw watches notify.0..7 to keep its metadata cache in sync).
+rgw_watchers() {
+	local i
+	for i in 0 1 2 3 4 5 6 7; do
+		timeout 20 rados -c "$CONF" -p default.rgw.control \
+			listwatchers "notify.$i" 2>/dev/null
+	done | sed -n 's/^watcher=\([^ ]*\) .*/\1/p' | sort -u
+}
+
+# drop_watchers ADDR...: blocklist the clients of a killed radosgw. The OSD
+# keeps a dead client's watches for osd_client_watch_timeout (30 s, and
+# again after an OSD restart); until then every notify RGW sends (a bucket
+# creation, a user change) waits for the dead watcher: ~25 s per request.
+drop_watchers() {
+	local a
+	for a in "$@"; do
+		ceph_cmd osd blocklist add "$a" 3600 >/dev/null 2>&1 ||
+			echo "rgw.sh: warning: cannot blocklist $a" >&2
+	done
+}
+
+need_instance() {
+	[ -s "$STATE/env" ] && [ -s "$CONF" ] ||
+		die "no RGW state in $STATE (not started?)"
+}
+
+do_rgw_kill() {
+	local t0 t1
+	need_instance
+	t0=$(now_ms)
+	kill9 rgw
+	t1=$(now_ms)
+	# Only radosgw watches: every watcher left is a dead one.
+	# shellcheck disable=SC2046 # one address per word
+	drop_watchers $(rgw_watchers)
+	echo "rgw.sh: radosgw killed in $((t1 - t0)) ms" \
+		"(its watches dropped after $(($(now_ms) - t0)) ms)"
+}
+
+do_rgw_start() {
+	local t0
+	need_instance
+	t0=$(now_ms)
+	proc_gone "$(pid_of rgw)" || die "radosgw is still running"
+	# The same ceph.conf, so the same port: clients find it where it was.
+	# The reservation file keeps other rgw.sh instances off that port.
+	spawn rgw radosgw -c "$CONF" -n client.rgw
+	wait_s3 "$t0" rgw-start
+}
+
+do_cluster_kill() {
+	local t0
+	need_instance
+	t0=$(now_ms)
+	kill9 rgw osd.0 mon.a
+	echo "rgw.sh: radosgw, ceph-osd and ceph-mon killed in" \
+		"$(($(now_ms) - t0)) ms"
+}
+
+do_cluster_start() {
+	local t0 d
+	need_instance
+	t0=$(now_ms)
+	[ "$(store_of)" = bluestore ] ||
+		die "cluster-start needs a bluestore OSD" \
+			"(ETAGFS_RGW_STORE=bluestore at start): a memstore" \
+			"OSD lost its data when it died"
+	for d in mon.a osd.0 rgw; do
+		proc_gone "$(pid_of $d)" || die "$d is still running"
+	done
+	spawn mon.a ceph-mon -c "$CONF" -i a
+	spawn osd.0 ceph-osd -c "$CONF" -i 0
+	# A radosgw started before the OSD has booted stalls 10-15 s in its
+	# first RADOS requests; waiting for the OSD is faster.
+	wait_osd_up "$t0"
+	# The OSD restored the killed radosgw's watches with the objects.
+	# shellcheck disable=SC2046 # one address per word
+	drop_watchers $(rgw_watchers)
+	spawn rgw radosgw -c "$CONF" -n client.rgw
+	wait_s3 "$t0" cluster-start
+}
+
 do_env() {
 	[ -s "$STATE/env" ] || die "no RGW state in $STATE (not started?)"
 	sed 's/^/export /' "$STATE/env"
@@ -450,5 +682,9 @@ start) do_start ;;
 stop) do_stop ;;
 env) do_env ;;
 status) do_status ;;
+rgw-kill) do_rgw_kill ;;
+rgw-start) do_rgw_start ;;
+cluster-kill) do_cluster_kill ;;
+cluster-start) do_cluster_start ;;
 *) usage ;;
 esac
