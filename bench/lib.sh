@@ -410,12 +410,14 @@ summarize() {
 				(fails[key, c] ? " +fail" : "")
 		return fmt(m) (fails[key, c] ? " +fail" : "")
 	}
+	function rfmt(v) {
+		return sprintf(v >= 0.095 ? "%.2fx" : "%.2gx", v)
+	}
 	function ratio(dir, e, p) {
 		if (e == "" || p == "") return "n/a"
-		if (dir == "hi") return (p + 0 == 0) ? "n/a" : \
-			sprintf("%.2fx", e / p)
+		if (dir == "hi") return (p + 0 == 0) ? "n/a" : rfmt(e / p)
 		if (e + 0 == 0) return (p + 0 == 0) ? "1.00x" : "inf"
-		return sprintf("%.2fx", p / e)
+		return rfmt(p / e)
 	}
 	FNR == NR {
 		split($0, f, "|")
