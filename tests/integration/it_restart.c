@@ -80,20 +80,23 @@
 
 static char rgw_dir[PATH_MAX];
 static bool rgw_ours;	/* started here: stop it at exit */
-static int guard_fd = -1;
+static int guard_fd = -1; /* write end of the guard's pipe */
 
-/* Run "bash rgw.sh @p cmd rgw_dir" with @p env_kv (NULL or "K=V") added,
- * its output to @p out_fd (or inherited when -1); its exit status. */
-static int run_rgw_sh(const char *cmd, const char *env_kv, int out_fd)
+/*
+ * Start "bash rgw.sh @p cmd rgw_dir" with @p env_kv (NULL or "K=V")
+ * added, its output to @p out_fd (or inherited when -1), in a process
+ * group of its own when @p own_group. Its pid, or -1.
+ */
+static pid_t spawn_rgw_sh(const char *cmd, const char *env_kv, int out_fd,
+			  bool own_group)
 {
-	int st = 0;
 	pid_t pid = fork();
 
-	if (pid < 0)
-		return -1;
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDONLY);
 
+		if (own_group)
+			setpgid(0, 0);
 		if (null >= 0)
 			dup2(null, 0);
 		if (out_fd >= 0) {
@@ -108,33 +111,56 @@ static int run_rgw_sh(const char *cmd, const char *env_kv, int out_fd)
 		execlp("bash", "bash", RGW_SH, cmd, rgw_dir, (char *)NULL);
 		_exit(127);
 	}
+	return pid;
+}
+
+/* Exit status of @p pid (-1 if it did not exit normally). */
+static int reap_status(pid_t pid)
+{
+	int st = 0;
+
+	if (pid < 0)
+		return -1;
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
 			return -1;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* Run "rgw.sh @p cmd" to its end; its exit status. */
+static int run_rgw_sh(const char *cmd, const char *env_kv, int out_fd)
+{
+	return reap_status(spawn_rgw_sh(cmd, env_kv, out_fd, false));
+}
+
+/* Bytes the guard reads from its pipe. */
+#define GUARD_STARTED 's' /* rgw.sh start is over: no group to kill */
+#define GUARD_STOPPED 'x' /* the RGW is stopped: nothing left to do */
+
+static void guard_say(char c)
+{
+	if (guard_fd >= 0 && write(guard_fd, &c, 1) != 1) {
+		/* a guard that is gone cannot help anyway */
+	}
+}
+
 static void rgw_stop_at_exit(void)
 {
-	char done = 'x';
-
 	if (!rgw_ours)
 		return;
 	fflush(stdout);
 	run_rgw_sh("stop", NULL, -1);
 	rgw_ours = false;
-	/* The guard has nothing left to do. */
-	if (guard_fd >= 0 && write(guard_fd, &done, 1) != 1) {
-		/* it stops an instance that is gone: harmless */
-	}
+	guard_say(GUARD_STOPPED);
 }
 
 /*
- * A child that outlives an abrupt end of this process: it waits for the
- * write end of a pipe only we hold to close; a byte first means the exit
- * handler stopped the RGW, EOF alone means we died: stop it here.
+ * A child that outlives an abrupt end of this process (watchdog _exit,
+ * SIGKILL): it reads a pipe whose write end only we hold. EOF before
+ * GUARD_STOPPED means we died: it kills the process group of a start
+ * still running (@p start_pgid, until GUARD_STARTED) and stops the RGW.
  */
-static void guard_start(void)
+static void guard_start(pid_t start_pgid)
 {
 	int p[2];
 	pid_t pid;
@@ -143,7 +169,7 @@ static void guard_start(void)
 		return;
 	pid = fork();
 	if (pid == 0) {
-		char c;
+		char c = 0;
 		ssize_t n;
 		int null = open("/dev/null", O_RDWR);
 
@@ -157,10 +183,20 @@ static void guard_start(void)
 			dup2(null, 2);
 		}
 		close(p[1]);
-		while ((n = read(p[0], &c, 1)) < 0 && errno == EINTR)
-			;
-		if (n == 1)
+		for (;;) {
+			n = read(p[0], &c, 1);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n == 1 && c == GUARD_STARTED) {
+				start_pgid = -1;
+				continue;
+			}
+			break;
+		}
+		if (n == 1 && c == GUARD_STOPPED)
 			_exit(0);
+		if (start_pgid > 0)
+			kill(-start_pgid, SIGKILL);
 		_exit(run_rgw_sh("stop", NULL, -1) == 0 ? 0 : 1);
 	}
 	close(p[0]);
@@ -179,6 +215,7 @@ __attribute__((constructor)) static void rgw_setup(void)
 {
 	const char *reuse = getenv("ETAGFS_RESTART_RGW_DIR");
 	const char *tmp = getenv("TMPDIR");
+	pid_t start;
 	int fd, rc;
 	long t0;
 
@@ -201,11 +238,16 @@ __attribute__((constructor)) static void rgw_setup(void)
 		exit(99);
 	}
 	rgw_ours = true;
-	guard_start();
 	atexit(rgw_stop_at_exit);
 	printf("it_restart: starting a bluestore RGW in %s\n", rgw_dir);
+	fflush(stdout);
 	t0 = it_now_ms();
-	rc = run_rgw_sh("start", "ETAGFS_RGW_STORE=bluestore", -1);
+	start = spawn_rgw_sh("start", "ETAGFS_RGW_STORE=bluestore", -1, true);
+	if (start > 0)
+		setpgid(start, start); /* no race with the child's own call */
+	guard_start(start);
+	rc = reap_status(start);
+	guard_say(GUARD_STARTED);
 	if (rc != 0) {
 		fprintf(stderr, "ERROR: rgw.sh start (bluestore) failed with "
 			"status %d\n", rc);
