@@ -853,6 +853,24 @@ static long verify_shared(const char *bucket, int file, struct expect *e)
 	return problems;
 }
 
+/* One end-of-run check: logged when it fails, counted in *@p failed. */
+static void soak_check(int *failed, bool ok, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void soak_check(int *failed, bool ok, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (ok)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	it_log("CHECK FAILED: %s", msg);
+	(*failed)++;
+}
+
 IT_TEST(test_soak)
 {
 	long seconds = env_long("ETAGFS_SOAK_SECONDS", 60, 1, 7 * 86400);
@@ -868,10 +886,10 @@ IT_TEST(test_soak)
 	struct slot total;
 	pid_t pids[N_PROCS];
 	char bucket[64], rec_dir[PATH_MAX], key[32];
-	long t0, sum_problems = 0, warm_at, reads_bad;
+	long t0, sum_problems = 0, warm_at;
 	size_t n_mpu;
 	char **mpu;
-	int i, k, st, alive;
+	int i, k, st, alive, failed;
 
 	it_set_timeout((int)(seconds + 240));
 	memset(&e, 0, sizeof(e));
@@ -994,38 +1012,50 @@ IT_TEST(test_soak)
 		free(e.ok[i]);
 		free(e.busy[i]);
 	}
-	reads_bad = total.c[C_BAD_CONTENT];
-	IT_ASSERT_MSG(sum_problems == 0, "%ld lost, duplicated or phantom "
-		      "appends or damaged files (see above)", sum_problems);
-	IT_ASSERT_MSG(reads_bad == 0, "%ld reads saw no consistent version",
-		      reads_bad);
-	IT_ASSERT_MSG(total.c[C_ERRORS] == 0, "%ld unexpected errors (see "
-		      "the first of each process above)", total.c[C_ERRORS]);
-	IT_ASSERT_MSG(total.c[C_RMW_OK] > 0 &&
-			      (total.c[C_READS] > 0 || n_readers == 0),
-		      "the load did nothing");
-	IT_ASSERT_EQ_INT(n_mpu, 0);
+	/* Every check runs and says what it found, the unmounts too (a
+	 * clean exit of etagfs, and under valgrind its own verdict), and
+	 * then the test fails if any did. */
+	failed = 0;
+	soak_check(&failed, sum_problems == 0,
+		   "%ld lost, duplicated or phantom appends or damaged "
+		   "files (see above)", sum_problems);
+	soak_check(&failed, total.c[C_BAD_CONTENT] == 0,
+		   "%ld reads saw no consistent version (a mix of two; see "
+		   "the first problem of each reader above)",
+		   total.c[C_BAD_CONTENT]);
+	soak_check(&failed, total.c[C_ERRORS] == 0,
+		   "%ld unexpected errors (see the first of each process "
+		   "above)", total.c[C_ERRORS]);
+	soak_check(&failed,
+		   total.c[C_RMW_OK] > 0 &&
+			   (total.c[C_READS] > 0 || n_readers == 0),
+		   "the load did nothing");
+	soak_check(&failed, n_mpu == 0, "%zu multipart uploads left", n_mpu);
 	for (i = 0; i < 2; i++) {
-		IT_ASSERT_MSG(u2[i].rss_kib - u0[i].rss_kib <= rss_bound * 1024,
-			      "etagfs %d: VmRSS grew by %ld KiB (bound %ld "
-			      "MiB)", i, u2[i].rss_kib - u0[i].rss_kib,
-			      rss_bound);
+		soak_check(&failed,
+			   u2[i].rss_kib - u0[i].rss_kib <= rss_bound * 1024,
+			   "etagfs %d: VmRSS grew by %ld KiB (bound %ld MiB)",
+			   i, u2[i].rss_kib - u0[i].rss_kib, rss_bound);
 		/* The connection pool fills during the warm-up (up to
 		 * max_connections, 32): growth is measured from there, and
 		 * from the start with the pool allowed for. */
-		IT_ASSERT_MSG(u2[i].fds - u1[i].fds <= fd_bound,
-			      "etagfs %d: %d more open fds than after the "
-			      "warm-up (bound %ld)", i, u2[i].fds - u1[i].fds,
-			      fd_bound);
-		IT_ASSERT_MSG(u2[i].fds - u0[i].fds <= fd_bound + POOL_FDS,
-			      "etagfs %d: %d more open fds than at the start "
-			      "(bound %ld + %d pooled connections)", i,
-			      u2[i].fds - u0[i].fds, fd_bound, POOL_FDS);
+		soak_check(&failed, u2[i].fds - u1[i].fds <= fd_bound,
+			   "etagfs %d: %d more open fds than after the "
+			   "warm-up (bound %ld)",
+			   i, u2[i].fds - u1[i].fds, fd_bound);
+		soak_check(&failed, u2[i].fds - u0[i].fds <= fd_bound + POOL_FDS,
+			   "etagfs %d: %d more open fds than at the start "
+			   "(bound %ld + %d pooled connections)",
+			   i, u2[i].fds - u0[i].fds, fd_bound, POOL_FDS);
 	}
 	t0 = it_now_ms();
 	for (i = 0; i < 2; i++)
-		IT_ASSERT_EQ_INT(it_unmount(&m[i]), 0);
+		soak_check(&failed, it_unmount(&m[i]) == 0,
+			   "etagfs %d did not unmount and exit cleanly (see "
+			   "above)", i);
 	it_log("unmounted in %ld ms", it_now_ms() - t0);
+	IT_ASSERT_MSG(failed == 0, "%d of the checks failed (CHECK FAILED "
+		      "lines above)", failed);
 	munmap(board, sizeof(*board));
 	board = NULL;
 }
