@@ -212,7 +212,8 @@ static int check_shared(const char *buf, size_t len, long *gen,
 		if (l[0] != 'w' || l[3] != ' ' || l[4] != 'c' ||
 		    l[11] != ' ' || l[LINE_LEN - 1] != '\n' ||
 		    (w = parse_dec(l + 1, 2)) < 0 || w >= N_WRITERS ||
-		    (c = parse_dec(l + 5, 6)) < 0 || !parse_hex64(l + 12, &want)) {
+		    (c = parse_dec(l + 5, 6)) < 0 ||
+		    !parse_hex64(l + 12, &want)) {
 			snprintf(why, why_len, "bad line at offset %zu: "
 				 "\"%.27s\"", off, l);
 			return -1;
@@ -853,6 +854,26 @@ static long verify_shared(const char *bucket, int file, struct expect *e)
 	return problems;
 }
 
+/* Conflict copies in @p dir/@p bucket ("*.conflict-*", no ".partial"). */
+static long count_copies(const char *dir, const char *bucket)
+{
+	char path[PATH_MAX + 80];
+	struct dirent *de;
+	long n = 0;
+	DIR *d;
+
+	IT_SNPRINTF(path, "%s/%s", dir, bucket);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if (strstr(de->d_name, ".conflict-") &&
+		    !strstr(de->d_name, ".partial"))
+			n++;
+	closedir(d);
+	return n;
+}
+
 /* One end-of-run check: logged when it fails, counted in *@p failed. */
 static void soak_check(int *failed, bool ok, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -885,7 +906,8 @@ IT_TEST(test_soak)
 	struct it_mount m[2];
 	struct slot total;
 	pid_t pids[N_PROCS];
-	char bucket[64], rec_dir[PATH_MAX], key[32];
+	char bucket[64], rec_dir[PATH_MAX], key[32], conf[2][PATH_MAX];
+	long copies;
 	long t0, sum_problems = 0, warm_at;
 	size_t n_mpu;
 	char **mpu;
@@ -905,8 +927,9 @@ IT_TEST(test_soak)
 	for (i = 0; i < 2; i++) {
 		char opts[2 * PATH_MAX];
 
+		snprintf(conf[i], sizeof(conf[i]), "%s", it_mkdtemp("conf"));
 		IT_SNPRINTF(opts, "staging_dir=%s,conflict_dir=%s%s",
-			    it_mkdtemp("stage"), it_mkdtemp("conf"),
+			    it_mkdtemp("stage"), conf[i],
 			    getenv("ETAGFS_IT_DEBUG") ? ",debug" : "");
 		it_mount(&m[i], bucket, opts);
 		sample(m[i].pid, &u0[i]);
@@ -1031,6 +1054,13 @@ IT_TEST(test_soak)
 			   (total.c[C_READS] > 0 || n_readers == 0),
 		   "the load did nothing");
 	soak_check(&failed, n_mpu == 0, "%zu multipart uploads left", n_mpu);
+	/* Each conflict keeps the rejected bytes: one copy per EBUSY. */
+	copies = count_copies(conf[0], bucket) + count_copies(conf[1], bucket);
+	it_log("conflict copies kept: %ld", copies);
+	soak_check(&failed, copies == total.c[C_RMW_BUSY],
+		   "%ld conflict copies for %ld conflicts: every EBUSY must "
+		   "keep its bytes",
+		   copies, total.c[C_RMW_BUSY]);
 	for (i = 0; i < 2; i++) {
 		soak_check(&failed,
 			   u2[i].rss_kib - u0[i].rss_kib <= rss_bound * 1024,
@@ -1043,7 +1073,8 @@ IT_TEST(test_soak)
 			   "etagfs %d: %d more open fds than after the "
 			   "warm-up (bound %ld)",
 			   i, u2[i].fds - u1[i].fds, fd_bound);
-		soak_check(&failed, u2[i].fds - u0[i].fds <= fd_bound + POOL_FDS,
+		soak_check(&failed,
+			   u2[i].fds - u0[i].fds <= fd_bound + POOL_FDS,
 			   "etagfs %d: %d more open fds than at the start "
 			   "(bound %ld + %d pooled connections)",
 			   i, u2[i].fds - u0[i].fds, fd_bound, POOL_FDS);
