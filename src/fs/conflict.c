@@ -47,15 +47,16 @@ static int copy_range(int from, int to, uint64_t len)
 static int conflict_name(const char *key, char *out, size_t len)
 {
 	char stamp[32];
-	unsigned short rnd = 0;
+	unsigned long long rnd = 0;
 	struct tm tm;
 	time_t now = time(NULL);
 
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
-		rnd = (unsigned short)getpid();
-	if (snprintf(out, len, "%s.conflict-%s-%04x", key, stamp, rnd) >=
+		rnd = ((unsigned long long)getpid() << 32) ^
+		      (unsigned long long)now;
+	if (snprintf(out, len, "%s.conflict-%s-%016llx", key, stamp, rnd) >=
 	    (int)len)
 		return -ENAMETOOLONG;
 	return 0;
@@ -115,8 +116,10 @@ int fs_conflict_save(struct fs_ctx *ctx, const char *key, int fd,
 		rc = -errno;
 	if (close(out) != 0 && rc == 0)
 		rc = -errno;
-	if (rc == 0 && rename(tmp, path_out) != 0)
+	/* link, not rename: a copy never replaces another one. */
+	if (rc == 0 && link(tmp, path_out) != 0)
 		rc = -errno;
+	unlink(tmp);
 	if (rc != 0) {
 		unlink(tmp);
 		log_error("could not keep a conflict copy of '%s' at %s: %s",

@@ -359,7 +359,10 @@ ssize_t fs_handle_read(struct fs_ctx *ctx, struct fs_handle *h, char *buf,
 		goto out;
 	}
 	rc = read_remote(ctx, h, buf, size, off, &got);
-	if (rc == -ESTALE && !h->bytes_returned && !h->writable) {
+	/* A silent refresh only when no other handle shares the file's
+	 * page cache: their pages would be of the older version. */
+	if (rc == -ESTALE && !h->bytes_returned && !h->writable &&
+	    !fs_handle_others_open(ctx, h)) {
 		rc = refresh_snapshot(ctx, h);
 		if (rc == 0)
 			rc = read_remote(ctx, h, buf, size, off, &got);
@@ -768,6 +771,19 @@ void fs_handle_release(struct fs_ctx *ctx, struct fs_handle *h)
 		keep_rejected(ctx, h, rc);
 	pthread_mutex_unlock(&h->lock);
 	handle_free(ctx, h);
+}
+
+bool fs_handle_others_open(struct fs_ctx *ctx, struct fs_handle *self)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&ctx->handles_lock);
+	for (struct fs_handle *h = ctx->handles; h != NULL && !found;
+	     h = h->next)
+		if (h != self && strcmp(h->rel, self->rel) == 0)
+			found = true;
+	pthread_mutex_unlock(&ctx->handles_lock);
+	return found;
 }
 
 void fs_handle_release_all(struct fs_ctx *ctx)

@@ -130,6 +130,9 @@ int fs_handle_change_meta_path(struct fs_ctx *ctx, const char *rel,
  * conflict copy), then free the handle and its staging file. */
 void fs_handle_release(struct fs_ctx *ctx, struct fs_handle *h);
 
+/** Is another handle of this mount open on @p self's file? */
+bool fs_handle_others_open(struct fs_ctx *ctx, struct fs_handle *self);
+
 /** At unmount: release every handle the kernel did not release (its
  * RELEASE is asynchronous and may arrive after the session ended). */
 void fs_handle_release_all(struct fs_ctx *ctx);

@@ -120,6 +120,13 @@ static int open_common(const char *path, struct fuse_file_info *fi,
 		 * what was cached of the file can no longer be trusted. */
 		fi->direct_io = 1;
 		page_etags_forget(ctx->pages, h->rel);
+	} else if (fs_handle_others_open(ctx, h)) {
+		/* The kernel's page cache is one per file, shared by every
+		 * handle: with another handle open (perhaps of an older
+		 * version, still filling it) this one reads around it, so no
+		 * reader ever mixes pages of two versions. */
+		fi->direct_io = 1;
+		page_etags_forget(ctx->pages, h->rel);
 	} else {
 		/* Pages cached from this very version may be kept. */
 		fi->keep_cache = page_etags_open(ctx->pages, h->rel, h->etag);
