@@ -258,7 +258,7 @@ osd check max object name len on startup = false
 
 [client.rgw]
 rgw data = $STATE/rgw
-rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT
+rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT tcp_nodelay=1
 rgw thread pool size = 64
 rgw enable usage log = false
 rgw enable ops log = false
