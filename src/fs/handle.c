@@ -415,6 +415,7 @@ ssize_t fs_handle_write(struct fs_ctx *ctx, struct fs_handle *h,
 	if (done > 0) {
 		h->dirty = true;
 		h->meta.token[0] = '\0'; /* new content, new commit token */
+		h->commit_error = 0;
 		if ((uint64_t)(off + done) > h->size)
 			h->size = (uint64_t)(off + done);
 	}
@@ -677,6 +678,7 @@ int fs_handle_commit(struct fs_ctx *ctx, struct fs_handle *h)
 
 	pthread_mutex_lock(&h->lock);
 	rc = commit_locked(ctx, h);
+	h->commit_error = rc == -EBUSY ? 0 : rc;
 	pthread_mutex_unlock(&h->lock);
 	return rc;
 }
@@ -765,10 +767,13 @@ void fs_handle_release(struct fs_ctx *ctx, struct fs_handle *h)
 	list_remove(ctx, h);
 	pthread_mutex_lock(&h->lock);
 	/* Normally flush already committed; this catches writes made
-	 * after the last flush (mmap) and failed commits. */
-	rc = commit_locked(ctx, h);
-	if (rc != 0 && rc != -EBUSY && h->dirty && h->stage.fd >= 0)
-		keep_rejected(ctx, h, rc);
+	 * after the last flush (mmap). A commit that already failed and
+	 * was reported (close() or fsync() said "not written") is not
+	 * tried again behind the caller's back: its bytes are kept. */
+	rc = h->commit_error ? h->commit_error : commit_locked(ctx, h);
+	if (rc != 0 && rc != -EBUSY && h->dirty && h->stage.fd >= 0 &&
+	    keep_rejected(ctx, h, rc))
+		stage_record(ctx, h, FS_STAGE_CLEAN);
 	pthread_mutex_unlock(&h->lock);
 	handle_free(ctx, h);
 }

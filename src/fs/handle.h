@@ -58,6 +58,7 @@ struct fs_handle {
 	bool unlinked;	     /**< the mount removed the name: never commit */
 	struct fs_readahead *ra; /**< sequential-read buffers, or NULL */
 	int write_error;     /**< a staging write failed: never commit */
+	int commit_error;    /**< the last reported commit failed, or 0 */
 	bool keep_stage;     /**< its bytes are nowhere else: keep staging */
 	int read_error;	     /**< last remote read's network error, or 0 */
 	uint64_t read_error_until_ms; /**< fail reads fast until then */
