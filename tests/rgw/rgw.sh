@@ -71,10 +71,10 @@ now_ms() {
 	echo $((s * 1000 + 10#$ns / 1000000))
 }
 
-# port_free PORT: nothing listens on 127.0.0.1:PORT.
+# port_free PORT: no socket of any state uses 127.0.0.1:PORT.
 port_free() {
 	if command -v ss >/dev/null 2>&1; then
-		[ -z "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]
+		[ -z "$(ss -Hatn "sport = :$1" 2>/dev/null)" ]
 		return
 	fi
 	! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
@@ -88,12 +88,19 @@ port_reserved() {
 	grep -qsx "$1" "$PORT_DIR"/* 2>/dev/null
 }
 
-# pick_port: a free, unreserved TCP port in 20000..59999; the caller holds
-# the port lock and records it in its reservation file.
+# pick_port: a free, unreserved TCP port below the kernel's ephemeral
+# range (outgoing connections take ports from that range at any moment,
+# and one that took ours between the pick and the daemon's bind made
+# radosgw fail with "Address already in use"); the caller holds the port
+# lock and records it in its reservation file.
 pick_port() {
-	local p
+	local p lo=32768 span
+	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null ||
+		lo=32768
+	[ "$lo" -gt 12000 ] || lo=32768
+	span=$((lo - 10000))
 	for _ in $(seq 1 200); do
-		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		p=$((10000 + (RANDOM * 32768 + RANDOM) % span))
 		port_reserved "$p" && continue
 		if port_free "$p"; then
 			echo "$p"
