@@ -36,6 +36,7 @@ struct attr_entry {
 	time_t last_modified;
 	bool meta_known; /**< meta was read (HEAD); a listing has none */
 	struct s3_meta meta;
+	time_t read_at; /**< server clock when meta was read (0: unknown) */
 };
 
 struct attr_cache;

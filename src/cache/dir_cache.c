@@ -159,7 +159,7 @@ size_t dir_entries_normalise(struct dir_entry *e, size_t n)
 }
 
 /* Index of @p name in @p s, or -(insertion point) - 1. */
-static long snapshot_search(const struct dir_snapshot *s, const char *name)
+long dir_snapshot_find(const struct dir_snapshot *s, const char *name)
 {
 	size_t lo = 0, hi = s->n;
 
@@ -386,7 +386,7 @@ enum dir_lookup dir_cache_lookup(struct dir_cache *c, const char *dir,
 	slot = slot_find_fresh(c, dir);
 	if (!slot)
 		goto out;
-	i = snapshot_search(slot->snap, name);
+	i = dir_snapshot_find(slot->snap, name);
 	if (i < 0) {
 		r = DIR_LOOKUP_ABSENT;
 		goto out;
@@ -430,7 +430,7 @@ void dir_cache_note_added(struct dir_cache *c, const char *dir,
 	}
 	add.name = (char *)name; /* copied by snapshot_edit() */
 	add.attr = *attr;
-	i = snapshot_search(slot->snap, name);
+	i = dir_snapshot_find(slot->snap, name);
 	if (i >= 0)
 		s = snapshot_edit(slot->snap, (size_t)i, &add, true);
 	else
@@ -451,7 +451,7 @@ void dir_cache_note_removed(struct dir_cache *c, const char *dir,
 	slot = slot_find_fresh(c, dir);
 	if (!slot)
 		goto out;
-	i = snapshot_search(slot->snap, name);
+	i = dir_snapshot_find(slot->snap, name);
 	if (i >= 0)
 		slot_publish(c, slot,
 			     snapshot_edit(slot->snap, (size_t)i, NULL, false));

@@ -53,6 +53,9 @@ void dir_cache_put_take(struct dir_cache *c, const char *dir,
 struct dir_snapshot *dir_cache_get(struct dir_cache *c, const char *dir);
 void dir_snapshot_release(struct dir_cache *c, struct dir_snapshot *s);
 
+/** Index of @p name in @p s, or -(insertion point) - 1. */
+long dir_snapshot_find(const struct dir_snapshot *s, const char *name);
+
 enum dir_lookup {
 	DIR_LOOKUP_UNKNOWN, /**< no fresh listing of the directory */
 	DIR_LOOKUP_FOUND,   /**< @p out filled */

@@ -44,12 +44,7 @@ void page_etags_free(struct page_etags *p)
 {
 	if (p == NULL)
 		return;
-	while (p->paths.oldest != NULL) {
-		struct cache_table_node *n = p->paths.oldest;
-
-		cache_table_unlink(&p->paths, n);
-		free(n);
-	}
+	cache_table_drop_all(&p->paths);
 	cache_table_fini(&p->paths);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
@@ -72,12 +67,8 @@ bool page_etags_open(struct page_etags *p, const char *path,
 		same = strcmp(n->etag, etag) == 0;
 		cache_table_touch(&p->paths, &n->h);
 	} else if (p->max_paths > 0) {
-		if (p->paths.count >= p->max_paths) {
-			struct cache_table_node *old = p->paths.oldest;
-
-			cache_table_unlink(&p->paths, old);
-			free(old);
-		}
+		if (p->paths.count >= p->max_paths)
+			cache_table_drop_oldest(&p->paths);
 		n = (struct etag_node *)cache_table_node_new(sizeof(*n), path);
 		if (n != NULL)
 			cache_table_insert(&p->paths, &n->h);

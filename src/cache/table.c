@@ -148,6 +148,22 @@ void cache_table_unlink(struct cache_table *t, struct cache_table_node *n)
 	t->count--;
 }
 
+void cache_table_drop_oldest(struct cache_table *t)
+{
+	struct cache_table_node *n = t->oldest;
+
+	if (n == NULL)
+		return;
+	cache_table_unlink(t, n);
+	free(n);
+}
+
+void cache_table_drop_all(struct cache_table *t)
+{
+	while (t->oldest != NULL)
+		cache_table_drop_oldest(t);
+}
+
 /* ------------------------------------------------------------ guard */
 
 int cache_table_guard_init(struct cache_table_guard *g, unsigned ttl_ms,

@@ -68,6 +68,13 @@ void cache_table_touch(struct cache_table *t, struct cache_table_node *n);
 /** Unlink @p n; the caller frees it. */
 void cache_table_unlink(struct cache_table *t, struct cache_table_node *n);
 
+/** Unlink and free the oldest node, for tables whose nodes are single
+ * allocations of cache_table_node_new() owning nothing else. */
+void cache_table_drop_oldest(struct cache_table *t);
+
+/** cache_table_drop_oldest() until the table is empty. */
+void cache_table_drop_all(struct cache_table *t);
+
 /**
  * Stale-fill guard. Generations count invalidations: a fill takes the
  * current generation g before it asks the server; an invalidation stamps

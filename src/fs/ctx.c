@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fs/ctx.h"
+#include "fs/prefetch.h"
 #include "util/log.h"
 
 struct fs_ctx *fs_ctx_get(void)
@@ -111,7 +112,11 @@ int fs_ctx_init(struct fs_ctx *ctx, struct fs_options *o,
 	ctx->attrs = attr_cache_new(ctx->opts.attr_ttl_ms, 100000, NULL);
 	ctx->dirs = dir_cache_new(ctx->opts.dir_ttl_ms, 256, NULL);
 	ctx->pages = page_etags_new(100000);
-	if (ctx->attrs == NULL || ctx->dirs == NULL || ctx->pages == NULL) {
+	/* ~300 bytes a path: 100k versions cost ~30 MiB at most. */
+	ctx->memo = meta_memo_new(100000);
+	ctx->prefetch = fs_prefetch_new();
+	if (ctx->attrs == NULL || ctx->dirs == NULL || ctx->pages == NULL ||
+	    ctx->memo == NULL || ctx->prefetch == NULL) {
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
@@ -120,8 +125,12 @@ int fs_ctx_init(struct fs_ctx *ctx, struct fs_options *o,
 
 void fs_ctx_destroy(struct fs_ctx *ctx)
 {
+	/* First: its threads use the caches and the client. */
+	fs_prefetch_free(ctx, ctx->prefetch);
+	ctx->prefetch = NULL;
 	attr_cache_free(ctx->attrs);
 	dir_cache_free(ctx->dirs);
+	meta_memo_free(ctx->memo);
 	page_etags_free(ctx->pages);
 	s3_client_free(ctx->s3);
 	free(ctx->staging_dir);

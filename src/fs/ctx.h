@@ -12,6 +12,7 @@
 
 #include "cache/attr_cache.h"
 #include "cache/dir_cache.h"
+#include "cache/meta_memo.h"
 #include "cache/page_etags.h"
 #include "fs/options.h"
 #include "s3/client.h"
@@ -24,6 +25,8 @@ struct fs_ctx {
 	struct s3_caps caps;
 	struct attr_cache *attrs;
 	struct dir_cache *dirs;
+	struct meta_memo *memo; /**< metadata per object version */
+	struct fs_prefetch *prefetch; /**< HEADs ahead of listing walks */
 	struct page_etags *pages; /**< version in the kernel page cache */
 	uint64_t readahead_bytes; /**< read-ahead buffers held (atomic) */
 	char *staging_dir;  /**< owned, exists, mode 0700 */

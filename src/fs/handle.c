@@ -214,7 +214,7 @@ static int open_download(struct fs_ctx *ctx, struct fs_handle *h)
 		return rc;
 	fs_lookup_entry_from_info(&e, &info);
 	adopt_snapshot(h, &e);
-	attr_cache_put(ctx->attrs, h->rel, &e, gen);
+	fs_lookup_learn(ctx, h->rel, &e, gen);
 	return 0;
 }
 

@@ -11,11 +11,14 @@
 
 #include "fs/lookup.h"
 #include "fs/path.h"
+#include "fs/prefetch.h"
 #include "util/log.h"
 
 /* A directory of 100 million entries; a server saying "more" past it is
  * broken or hostile. */
 #define FS_LIST_MAX_PAGES 100000
+/* How old (server clock, s) a version must be when read to be memoed. */
+#define FS_MEMO_MIN_AGE_S 2
 
 static void root_entry(struct attr_entry *e)
 {
@@ -33,6 +36,7 @@ void fs_lookup_entry_from_info(struct attr_entry *e,
 	e->last_modified = info->last_modified;
 	e->meta_known = true;
 	e->meta = info->meta;
+	e->read_at = info->server_date;
 }
 
 /* The first @p max keys below "rel/" (no delimiter); *key_take is that
@@ -105,7 +109,7 @@ int fs_lookup_fresh(struct fs_ctx *ctx, const char *rel,
 		out->kind = ATTR_ABSENT;
 	}
 	if (rc == 0 || rc == -ENOENT)
-		attr_cache_put(ctx->attrs, rel, out, gen);
+		fs_lookup_learn(ctx, rel, out, gen);
 	free(key);
 	return rc;
 }
@@ -120,8 +124,11 @@ int fs_lookup(struct fs_ctx *ctx, const char *rel, struct attr_entry *out)
 		root_entry(out);
 		return 0;
 	}
-	if (attr_cache_get(ctx->attrs, rel, out))
+	if (attr_cache_get(ctx->attrs, rel, out)) {
+		if (out->kind == ATTR_FILE)
+			fs_prefetch_note_cached(ctx, rel);
 		return out->kind == ATTR_ABSENT ? -ENOENT : 0;
+	}
 	rc = fs_path_split(rel, &parent, &name);
 	if (rc != 0)
 		return rc;
@@ -133,11 +140,17 @@ int fs_lookup(struct fs_ctx *ctx, const char *rel, struct attr_entry *out)
 		goto out;
 	case DIR_LOOKUP_FOUND:
 		/* A listing names no metadata (mode, owner, mtime): a file
-		 * still needs its HEAD, unless the mount trusts listings. */
-		if (out->kind == ATTR_DIR || ctx->opts.listing_attrs) {
+		 * needs its HEAD, unless the memo knew this very version or
+		 * the mount trusts listings. A walk over the listing (ls -l,
+		 * find -ls, du) gets its HEADs sent ahead, in parallel. */
+		if (out->kind == ATTR_DIR || out->meta_known ||
+		    ctx->opts.listing_attrs) {
 			rc = 0;
 			goto out;
 		}
+		rc = fs_prefetch_lookup(ctx, parent, name, rel, out);
+		if (rc != -EAGAIN)
+			goto out;
 		break;
 	case DIR_LOOKUP_UNKNOWN:
 		break;
@@ -217,6 +230,22 @@ static int add_entry(struct dir_entry **entries, size_t *cap, size_t *n,
 	return 0;
 }
 
+/* A listed object's metadata, when the memo holds this very version
+ * (same ETag and Last-Modified): then the entry needs no HEAD. */
+static void memo_recall(struct fs_ctx *ctx, const char *rel,
+			const char *name, size_t len, struct attr_entry *a)
+{
+	char *path = NULL;
+	int n = rel[0] ? asprintf(&path, "%s/%.*s", rel, (int)len, name)
+		       : asprintf(&path, "%.*s", (int)len, name);
+
+	if (n < 0)
+		return; /* only a missed shortcut: a HEAD answers */
+	a->meta_known = meta_memo_get(ctx->memo, path, a->etag,
+				      a->last_modified, &a->meta);
+	free(path);
+}
+
 /* Page through the listing of "dirkey" into a malloc'd entry array. */
 static int list_from_server(struct fs_ctx *ctx, const char *rel,
 			    struct dir_entry **entries_out, size_t *n_out,
@@ -262,6 +291,7 @@ static int list_from_server(struct fs_ctx *ctx, const char *rel,
 			a.size = o->size;
 			snprintf(a.etag, sizeof(a.etag), "%s", o->etag);
 			a.last_modified = o->mtime;
+			memo_recall(ctx, rel, name, len, &a);
 			rc = add_entry(&entries, &cap, &n, name, len, &a);
 		}
 		for (size_t i = 0; i < res.n_prefixes && rc == 0; i++) {
@@ -388,6 +418,22 @@ int fs_lookup_dir_nonempty(struct fs_ctx *ctx, const char *rel)
 	s3_list_result_free(&res);
 	free(key);
 	return rc;
+}
+
+void fs_lookup_learn(struct fs_ctx *ctx, const char *rel,
+		     const struct attr_entry *e, uint64_t gen)
+{
+	attr_cache_put(ctx->attrs, rel, e, gen);
+	/* The memo tells versions apart by ETag and Last-Modified, which
+	 * has whole seconds: a metadata rewrite (chmod elsewhere keeps the
+	 * ETag) in the same second as the version we read would look like
+	 * it. Read two seconds after it was written, no later rewrite can
+	 * share its Last-Modified (the margin covers a rewrite already in
+	 * flight while we read). Younger versions are not remembered. */
+	if (e->kind == ATTR_FILE && e->meta_known && e->read_at != 0 &&
+	    e->read_at >= e->last_modified + FS_MEMO_MIN_AGE_S)
+		meta_memo_put(ctx->memo, rel, e->etag, e->last_modified,
+			      &e->meta);
 }
 
 void fs_lookup_note_change(struct fs_ctx *ctx, const char *rel,

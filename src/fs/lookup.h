@@ -5,7 +5,10 @@
  *
  * A lookup that goes to the server costs one HEAD for a file; a
  * directory costs one more request (a one-key listing of "name/"), and
- * nothing at all when the parent's listing is fresh.
+ * nothing at all when the parent's listing is fresh. A file in a fresh
+ * listing costs nothing either when the metadata memo knows its version
+ * (cache/meta_memo.h), and its HEAD is sent ahead by a walk over the
+ * listing otherwise (fs/prefetch.h).
  */
 #ifndef ETAGFS_FS_LOOKUP_H
 #define ETAGFS_FS_LOOKUP_H
@@ -52,6 +55,11 @@ int fs_lookup_dir_nonempty(struct fs_ctx *ctx, const char *rel);
  * its parent's listing (@p e NULL: removed). */
 void fs_lookup_note_change(struct fs_ctx *ctx, const char *rel,
 			   const struct attr_entry *e);
+
+/** A HEAD or GET answered @p e for @p rel (fill generation @p gen):
+ * cache it, and memo a file's metadata for later listings. */
+void fs_lookup_learn(struct fs_ctx *ctx, const char *rel,
+		     const struct attr_entry *e, uint64_t gen);
 
 /** Fill an attr_entry from a HEAD/PUT result. */
 void fs_lookup_entry_from_info(struct attr_entry *e,

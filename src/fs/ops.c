@@ -85,10 +85,14 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		const struct attr_entry *a = &l.entries[i].attr;
 		enum fuse_fill_dir_flags fill = 0;
 
-		/* With listing_attrs the kernel gets every entry's attributes
-		 * with the listing (readdirplus): ls -l needs no request per
-		 * file. Otherwise only the type. */
-		if (ctx->opts.listing_attrs && (flags & FUSE_READDIR_PLUS)) {
+		/* The kernel gets an entry's attributes with the listing
+		 * (readdirplus) when the listing knows them exactly: a
+		 * directory, a file whose version the metadata memo knows,
+		 * or any file with listing_attrs. ls -l then needs no request
+		 * for it. Otherwise only the type, and a lookup follows. */
+		if ((flags & FUSE_READDIR_PLUS) &&
+		    (a->kind == ATTR_DIR || a->meta_known ||
+		     ctx->opts.listing_attrs)) {
 			fs_lookup_to_stat(ctx, a, &st);
 			fill = FUSE_FILL_DIR_PLUS;
 		} else {

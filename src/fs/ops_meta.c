@@ -17,6 +17,7 @@
 #include "fs/lookup.h"
 #include "fs/ops.h"
 #include "fs/path.h"
+#include "fs/prefetch.h"
 #include "util/log.h"
 
 /* Rewrite the metadata of @p key, currently at @p info, in place. */
@@ -174,13 +175,16 @@ int fs_ops_getxattr(const char *path, const char *name, char *value,
 
 	if (strcmp(name, FS_XATTR_STATS) == 0 && rel[0] == '\0') {
 		struct s3_stats sst;
-		char text[256];
+		unsigned long sent, answered;
+		char text[320];
 
 		/* The mount's request counters, for benchmarks and tests. */
 		s3_client_get_stats(ctx->s3, &sst);
+		fs_prefetch_counts(ctx->prefetch, &sent, &answered);
 		snprintf(text, sizeof(text),
 			 "head=%llu get=%llu put=%llu delete=%llu copy=%llu "
-			 "list=%llu multipart=%llu retries=%llu",
+			 "list=%llu multipart=%llu retries=%llu "
+			 "prefetch_sent=%lu prefetch_used=%lu",
 			 (unsigned long long)sst.head,
 			 (unsigned long long)sst.get,
 			 (unsigned long long)sst.put,
@@ -188,7 +192,7 @@ int fs_ops_getxattr(const char *path, const char *name, char *value,
 			 (unsigned long long)sst.copy,
 			 (unsigned long long)sst.list,
 			 (unsigned long long)sst.mpu,
-			 (unsigned long long)sst.retries);
+			 (unsigned long long)sst.retries, sent, answered);
 		return xattr_reply(text, value, size);
 	}
 	if (strcmp(name, FS_XATTR_ETAG) != 0)

@@ -81,6 +81,7 @@ struct s3_object_info {
 	uint64_t size;
 	char etag[S3_ETAG_MAX]; /**< as sent by the server */
 	time_t last_modified;
+	time_t server_date; /**< the response's Date (server clock), or 0 */
 	struct s3_meta meta;
 };
 

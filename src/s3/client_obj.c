@@ -30,6 +30,7 @@ static void info_from_resp(struct s3_object_info *info,
 		info->size = (uint64_t)r->content_length;
 	snprintf(info->etag, sizeof(info->etag), "%s", r->etag);
 	info->last_modified = s3_http_parse_date(r->last_modified);
+	info->server_date = s3_http_parse_date(r->date);
 	s3_meta_from_kv(&info->meta, r->meta, r->n_meta);
 }
 

@@ -93,6 +93,7 @@ static int parse_status_line(const char *line, size_t len,
 	resp->etag[0] = '\0';
 	resp->request_id[0] = '\0';
 	resp->last_modified[0] = '\0';
+	resp->date[0] = '\0';
 	resp->content_length = -1;
 	resp->range_total = -1;
 	resp->status = status;
@@ -212,6 +213,9 @@ int s3_http_parse_header_line(const char *line, size_t len,
 	if (name_is(name, name_len, "last-modified"))
 		return copy_field(resp->last_modified,
 				  sizeof(resp->last_modified), value,
+				  value_len);
+	if (name_is(name, name_len, "date"))
+		return copy_field(resp->date, sizeof(resp->date), value,
 				  value_len);
 	if (name_is(name, name_len, "content-length"))
 		return parse_count(value, value_len, &resp->content_length);

@@ -62,6 +62,7 @@ struct s3_http_response {
 	/** N of Content-Range "bytes a-b/N", -1 when absent */
 	int64_t range_total;
 	char last_modified[64];		    /**< raw Last-Modified header */
+	char date[64];			    /**< raw Date header */
 	uint64_t body_received; /**< bytes delivered to dst/fd/text */
 	struct buf err_body;	/**< non-2xx body (XML error), bounded */
 	struct s3_kv *meta;	/**< x-amz-meta-* headers */

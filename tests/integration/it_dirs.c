@@ -383,6 +383,176 @@ IT_TEST(test_listing_attrs_ls_l)
 	free(keys);
 }
 
+/* One file's attributes as a walk sees them: lstat of every listed name,
+ * in readdir order, as ls -l, find -ls and du do. */
+struct walk_want {
+	const char *name;
+	long long size;
+	mode_t mode; /* 0: the mount's default for files */
+	long long uid; /* -1: not checked */
+	long long mtime; /* -1: not checked */
+};
+
+static void walk_check(struct it_mount *m, const char *dir, size_t n_want,
+		       const struct walk_want *want, size_t n_special)
+{
+	size_t n = 0, j = 0;
+	char **names = list_dir(it_path(m, dir), &n);
+	char path[PATH_MAX];
+
+	IT_ASSERT_EQ_INT(n, n_want);
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+
+		IT_SNPRINTF(path, "%s/%s", it_path(m, dir), names[i]);
+		IT_ASSERT_OK(lstat(path, &st));
+		IT_ASSERT(S_ISREG(st.st_mode));
+		IT_ASSERT_EQ_INT(st.st_size, strlen(dir) + 1 + strlen(names[i]));
+		while (j < n_special && strcmp(want[j].name, names[i]) < 0)
+			j++;
+		if (j < n_special && strcmp(want[j].name, names[i]) == 0) {
+			if (want[j].mode)
+				IT_ASSERT_EQ_INT(st.st_mode & 07777,
+						 want[j].mode);
+			if (want[j].uid >= 0)
+				IT_ASSERT_EQ_INT(st.st_uid, want[j].uid);
+			if (want[j].mtime >= 0)
+				IT_ASSERT_EQ_INT(st.st_mtime, want[j].mtime);
+		} else {
+			IT_ASSERT_EQ_INT(st.st_mode & 07777, 0644);
+		}
+	}
+	it_strv_free(names);
+}
+
+/* PUT @p key with its own name as the body (as put_many does) and the
+ * given s3fs-style metadata. */
+static void put_with_meta(const char *bucket, const char *key, mode_t mode,
+			  long long uid, long long mtime)
+{
+	char h_mode[64], h_uid[64], h_mtime[64];
+	const char *hdrs[] = {h_mode, h_uid, h_mtime, NULL};
+
+	IT_SNPRINTF(h_mode, "x-amz-meta-mode: %u", (unsigned)(S_IFREG | mode));
+	IT_SNPRINTF(h_uid, "x-amz-meta-uid: %lld", uid);
+	IT_SNPRINTF(h_mtime, "x-amz-meta-mtime: %lld", mtime);
+	IT_ASSERT_EQ_INT(it_s3_put_hdrs(bucket, key, key, strlen(key), hdrs,
+					NULL),
+			 200);
+}
+
+/* ls -l of a listed directory without listing_attrs: every file shows
+ * its exact metadata (mode, owner, mtime from x-amz-meta-*), the HEADs
+ * are sent ahead of the walk (prefetch), each file costs one HEAD at
+ * most; once read, a version's metadata is remembered, so a later walk
+ * costs only the listing, until another writer changes a file, which the
+ * next walk shows. A stat of two files sends only a small window ahead. */
+IT_TEST(test_ls_l_walk_prefetch_and_memo)
+{
+	enum { N = 600 };
+	char **keys = calloc(N + 1, sizeof(*keys));
+	struct walk_want want[] = {
+		{"f0100", 0, 0600, 4321, 1234567890},
+		{"f0200", 0, 0640, 77, 1300000000},
+		{"f0300", 0, 0755, -1, -1},
+	};
+	unsigned long long heads, lists, used;
+	char bucket[64], src[256], path[PATH_MAX];
+	struct it_mount m;
+	struct stat st;
+	long t0;
+
+	IT_ASSERT(keys != NULL);
+	for (size_t i = 0; i < N; i++)
+		IT_ASSERT(asprintf(&keys[i], "walk/f%04zu", i) > 0);
+	it_fresh_bucket(bucket);
+	put_many(bucket, (const char *const *)keys, N);
+	put_with_meta(bucket, "walk/f0100", 0600, 4321, 1234567890);
+	put_with_meta(bucket, "walk/f0200", 0640, 77, 1300000000);
+	put_with_meta(bucket, "walk/f0300", 0755, 0, 1400000000);
+	/* Versions read at least 2 s after they were written are memoed. */
+	sleep(3);
+	it_mount(&m, bucket, "umask=022");
+
+	/* A stat of two files of a big listing: a small window, no more. */
+	IT_ASSERT_OK(stat(it_path(&m, "walk"), &st));
+	{
+		size_t n = 0;
+		char **names = list_dir(it_path(&m, "walk"), &n);
+
+		IT_ASSERT_EQ_INT(n, N);
+		it_strv_free(names);
+	}
+	heads = mount_requests(&m, "head");
+	IT_ASSERT_OK(stat(it_path(&m, "walk/f0010"), &st));
+	IT_ASSERT_OK(stat(it_path(&m, "walk/f0011"), &st));
+	usleep(500 * 1000); /* whatever was sent ahead has come back */
+	it_log("stat of 2 files: %llu HEADs",
+	       mount_requests(&m, "head") - heads);
+	IT_ASSERT(mount_requests(&m, "head") - heads <= 2 + 32 + 16);
+	sleep(2); /* past attr_ttl and dir_ttl: the walk starts cold */
+
+	/* Cold walk: exact metadata, one HEAD per file at most, sent ahead. */
+	heads = mount_requests(&m, "head");
+	lists = mount_requests(&m, "list");
+	used = mount_requests(&m, "prefetch_used");
+	t0 = it_now_ms();
+	walk_check(&m, "walk", N, want, 3);
+	it_log("cold walk of %d: %ld ms, %llu HEAD, %llu LIST, %llu sent "
+	       "ahead and used", N, it_now_ms() - t0,
+	       mount_requests(&m, "head") - heads,
+	       mount_requests(&m, "list") - lists,
+	       mount_requests(&m, "prefetch_used") - used);
+	IT_ASSERT(mount_requests(&m, "head") - heads <= N + 8);
+	IT_ASSERT(mount_requests(&m, "prefetch_used") - used >= N / 2);
+	sleep(2);
+
+	/* Warm walk after the TTLs: the listing again, no HEAD per file. */
+	heads = mount_requests(&m, "head");
+	lists = mount_requests(&m, "list");
+	t0 = it_now_ms();
+	walk_check(&m, "walk", N, want, 3);
+	it_log("warm walk of %d: %ld ms, %llu HEAD, %llu LIST", N,
+	       it_now_ms() - t0, mount_requests(&m, "head") - heads,
+	       mount_requests(&m, "list") - lists);
+	IT_ASSERT(mount_requests(&m, "head") - heads <= 2);
+	IT_ASSERT(mount_requests(&m, "list") - lists <= 3);
+
+	/* Another writer: f0200's metadata rewritten in place (same bytes,
+	 * so the same ETag, a new Last-Modified), f0300's content replaced
+	 * (a new ETag; its metadata goes). */
+	IT_SNPRINTF(src, "x-amz-copy-source: /%s/walk/f0200", bucket);
+	{
+		const char *hdrs[] = {src, "x-amz-metadata-directive: REPLACE",
+				      "x-amz-meta-mode: 33216",
+				      "x-amz-meta-uid: 78", NULL};
+
+		IT_ASSERT_EQ_INT(it_s3_request("PUT", bucket, "walk/f0200",
+					       NULL, hdrs, NULL, 0, NULL),
+				 200);
+	}
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "walk/f0300", "walk/f0300",
+				   strlen("walk/f0300"), NULL),
+			 200);
+	want[1].mode = 0700;
+	want[1].uid = 78;
+	want[1].mtime = -1;
+	want[2].mode = 0644; /* the default: no x-amz-meta-mode any more */
+	sleep(2);
+	heads = mount_requests(&m, "head");
+	walk_check(&m, "walk", N, want, 3);
+	it_log("walk after two remote changes: %llu HEAD",
+	       mount_requests(&m, "head") - heads);
+	IT_ASSERT(mount_requests(&m, "head") - heads <= 4);
+	IT_SNPRINTF(path, "%s", it_path(&m, "walk/f0200"));
+	IT_ASSERT_OK(lstat(path, &st));
+	IT_ASSERT_EQ_INT(st.st_mode & 07777, 0700);
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+	for (size_t i = 0; i < N; i++)
+		free(keys[i]);
+	free(keys);
+}
+
 /* 2,000 entries span two list pages of 1,000 keys (plus a third: 2,000
  * is not a multiple of what some servers return): every name once. */
 IT_TEST(test_readdir_2000)
