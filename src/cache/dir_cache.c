@@ -37,6 +37,11 @@
 #define DIR_TOMB_MIN_MS 5000u
 #define DIR_TOMBS_MIN 256u
 #define DIR_BUCKETS_MIN 16u
+/* Lookup misses: the second within HINT_BURST_MS makes listing pay; a
+ * directory too large to list stays so for HINT_LARGE_MS. */
+#define HINT_BURST_MS 1000u
+#define HINT_LARGE_MS 60000u
+#define HINTS_MAX 1024u
 
 struct dir_slot {
 	struct cache_table_node h;
@@ -50,6 +55,13 @@ struct dir_cache {
 	size_t max_dirs;
 	struct cache_table slots;
 	struct cache_table_guard guard; /* generations, tombstones */
+	struct cache_table hints;	/* struct dir_hint: lookup misses */
+};
+
+struct dir_hint {
+	struct cache_table_node h;
+	uint64_t miss_ms;  /* the last miss */
+	uint64_t large_ms; /* found too large to list until then */
 };
 
 /* ------------------------------------------------------- snapshots */
@@ -249,6 +261,7 @@ struct dir_cache *dir_cache_new(unsigned ttl_ms, size_t max_dirs,
 		goto fail;
 	locked = true;
 	if (cache_table_init(&c->slots, DIR_BUCKETS_MIN) < 0 ||
+	    cache_table_init(&c->hints, DIR_BUCKETS_MIN) < 0 ||
 	    cache_table_guard_init(&c->guard, ttl_ms, DIR_TOMB_MIN_MS,
 				   max_dirs, DIR_TOMBS_MIN,
 				   DIR_BUCKETS_MIN) < 0)
@@ -261,6 +274,7 @@ struct dir_cache *dir_cache_new(unsigned ttl_ms, size_t max_dirs,
 fail:
 	if (c) {
 		cache_table_fini(&c->slots);
+		cache_table_fini(&c->hints);
 		cache_table_guard_fini(&c->guard);
 		if (locked)
 			pthread_mutex_destroy(&c->lock);
@@ -278,9 +292,63 @@ void dir_cache_free(struct dir_cache *c)
 	while (c->slots.oldest)
 		slot_remove(c, (struct dir_slot *)c->slots.oldest);
 	cache_table_fini(&c->slots);
+	cache_table_drop_all(&c->hints);
+	cache_table_fini(&c->hints);
 	cache_table_guard_fini(&c->guard);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
+}
+
+/* Called under the lock: the hint node of @p dir, made when missing
+ * (NULL only on -ENOMEM, which costs only the hint). */
+static struct dir_hint *hint_get(struct dir_cache *c, const char *dir)
+{
+	uint64_t hash = cache_table_hash(dir);
+	struct dir_hint *h =
+		(struct dir_hint *)cache_table_find(&c->hints, dir, hash);
+
+	if (h != NULL) {
+		cache_table_touch(&c->hints, &h->h);
+		return h;
+	}
+	if (c->hints.count >= HINTS_MAX)
+		cache_table_drop_oldest(&c->hints);
+	h = (struct dir_hint *)cache_table_node_new(sizeof(*h), dir);
+	if (h != NULL)
+		cache_table_insert(&c->hints, &h->h);
+	return h;
+}
+
+bool dir_cache_note_miss(struct dir_cache *c, const char *dir)
+{
+	struct dir_hint *h;
+	bool list = false;
+	uint64_t now;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->ttl_ms == 0 || c->max_dirs == 0)
+		goto out;
+	now = c->clock();
+	h = hint_get(c, dir);
+	if (h == NULL)
+		goto out;
+	list = h->miss_ms != 0 && now - h->miss_ms < HINT_BURST_MS &&
+	       now >= h->large_ms;
+	h->miss_ms = now;
+out:
+	pthread_mutex_unlock(&c->lock);
+	return list;
+}
+
+void dir_cache_note_large(struct dir_cache *c, const char *dir)
+{
+	struct dir_hint *h;
+
+	pthread_mutex_lock(&c->lock);
+	h = hint_get(c, dir);
+	if (h != NULL)
+		h->large_ms = c->clock() + HINT_LARGE_MS;
+	pthread_mutex_unlock(&c->lock);
 }
 
 uint64_t dir_cache_gen(struct dir_cache *c)

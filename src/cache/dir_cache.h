@@ -71,6 +71,17 @@ void dir_cache_note_added(struct dir_cache *c, const char *dir,
 /** The mount itself removed @p name from @p dir. */
 void dir_cache_note_removed(struct dir_cache *c, const char *dir,
 			    const char *name);
+/**
+ * A lookup of a name in @p dir had to ask the server (no fresh listing).
+ * True when listing @p dir instead pays: this is the second such lookup
+ * within a second (cp, tar, rsync and git look up name after name), and
+ * @p dir was not found too large to list within the last minute.
+ */
+bool dir_cache_note_miss(struct dir_cache *c, const char *dir);
+/** @p dir has more entries than one listing page: no listing for single
+ * lookups in it for a minute. */
+void dir_cache_note_large(struct dir_cache *c, const char *dir);
+
 /** Forget the listing of @p dir. */
 void dir_cache_invalidate(struct dir_cache *c, const char *dir);
 /** Forget every listing (after a directory rename). */

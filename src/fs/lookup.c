@@ -114,10 +114,13 @@ int fs_lookup_fresh(struct fs_ctx *ctx, const char *rel,
 	return rc;
 }
 
+static int list_small_dir(struct fs_ctx *ctx, const char *rel);
+
 int fs_lookup(struct fs_ctx *ctx, const char *rel, struct attr_entry *out)
 {
 	char *parent = NULL;
 	const char *name;
+	bool listed = false;
 	int rc;
 
 	if (rel[0] == '\0') {
@@ -134,6 +137,7 @@ int fs_lookup(struct fs_ctx *ctx, const char *rel, struct attr_entry *out)
 		return rc;
 	/* A fresh complete listing of the parent answers "absent" and
 	 * "directory" outright; a file still needs its metadata. */
+again:
 	switch (dir_cache_lookup(ctx->dirs, parent, name, out)) {
 	case DIR_LOOKUP_ABSENT:
 		rc = -ENOENT;
@@ -153,6 +157,14 @@ int fs_lookup(struct fs_ctx *ctx, const char *rel, struct attr_entry *out)
 			goto out;
 		break;
 	case DIR_LOOKUP_UNKNOWN:
+		/* Name after name in one directory (cp, tar, rsync, git):
+		 * one LIST answers them all for the TTL, where each would
+		 * cost a HEAD and, for a new name, a one-key LIST. */
+		if (!listed && dir_cache_note_miss(ctx->dirs, parent)) {
+			listed = true;
+			if (list_small_dir(ctx, parent) == 0)
+				goto again;
+		}
 		break;
 	}
 	rc = fs_lookup_fresh(ctx, rel, out);
@@ -248,8 +260,8 @@ static void memo_recall(struct fs_ctx *ctx, const char *rel,
 
 /* Page through the listing of "dirkey" into a malloc'd entry array. */
 static int list_from_server(struct fs_ctx *ctx, const char *rel,
-			    struct dir_entry **entries_out, size_t *n_out,
-			    bool *exists)
+			    int max_pages, struct dir_entry **entries_out,
+			    size_t *n_out, bool *exists)
 {
 	struct s3_list_result res;
 	struct dir_entry *entries = NULL;
@@ -312,7 +324,9 @@ static int list_from_server(struct fs_ctx *ctx, const char *rel,
 		if (res.n_objects > 0 || res.n_prefixes > 0)
 			*exists = true;
 		if (rc == 0 && res.truncated) {
-			if (res.next_token == NULL) {
+			if (max_pages > 0 && pages + 1 >= max_pages) {
+				rc = -EFBIG; /* more than the caller wants */
+			} else if (res.next_token == NULL) {
 				log_error("listing of '%s' is truncated but "
 					  "has no continuation token", dirkey);
 				rc = -EPROTO;
@@ -349,6 +363,30 @@ static int list_from_server(struct fs_ctx *ctx, const char *rel,
 	return 0;
 }
 
+/* Cache the listing of @p rel when it fits in one page; 0 when cached.
+ * A larger directory is remembered as such (its listing would cost more
+ * than the lookups it saves). */
+static int list_small_dir(struct fs_ctx *ctx, const char *rel)
+{
+	struct dir_entry *entries = NULL;
+	uint64_t gen = dir_cache_gen(ctx->dirs);
+	size_t n = 0;
+	bool exists = false;
+	int rc = list_from_server(ctx, rel, 1, &entries, &n, &exists);
+
+	if (rc == -EFBIG)
+		dir_cache_note_large(ctx->dirs, rel);
+	if (rc != 0)
+		return rc;
+	if (!exists) {
+		/* Gone, or never there: the lookup asks the server. */
+		dir_entries_free(entries, n);
+		return -ENOENT;
+	}
+	dir_cache_put_take(ctx->dirs, rel, entries, n, gen);
+	return 0;
+}
+
 int fs_lookup_list_dir(struct fs_ctx *ctx, const char *rel,
 		       struct fs_listing *out)
 {
@@ -363,7 +401,7 @@ int fs_lookup_list_dir(struct fs_ctx *ctx, const char *rel,
 	if (out->snap != NULL)
 		goto have_snapshot;
 	gen = dir_cache_gen(ctx->dirs);
-	rc = list_from_server(ctx, rel, &entries, &n, &exists);
+	rc = list_from_server(ctx, rel, 0, &entries, &n, &exists);
 	if (rc != 0)
 		return rc;
 	if (!exists) {
@@ -376,7 +414,7 @@ int fs_lookup_list_dir(struct fs_ctx *ctx, const char *rel,
 		if (out->snap != NULL)
 			goto have_snapshot;
 		/* Invalidated while we listed: list once more, uncached. */
-		rc = list_from_server(ctx, rel, &entries, &n, &exists);
+		rc = list_from_server(ctx, rel, 0, &entries, &n, &exists);
 		if (rc != 0)
 			return rc;
 	}

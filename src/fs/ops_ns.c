@@ -136,8 +136,15 @@ static int create_object(struct fs_ctx *ctx, const char *rel, mode_t mode,
 		e.meta = meta;
 		e.last_modified = time(NULL);
 		fs_lookup_note_change(ctx, rel, &e);
-		if (dir)
+		if (dir) {
+			/* Nothing was below it (the lookup said so) and the
+			 * marker is new: the directory is known empty, so the
+			 * names that tar or cp -r create in it next cost no
+			 * lookup request for the TTL. */
 			dir_cache_invalidate(ctx->dirs, rel);
+			dir_cache_put_take(ctx->dirs, rel, NULL, 0,
+					   dir_cache_gen(ctx->dirs));
+		}
 	}
 	free(key);
 	return rc;

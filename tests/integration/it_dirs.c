@@ -553,6 +553,107 @@ IT_TEST(test_ls_l_walk_prefetch_and_memo)
 	free(keys);
 }
 
+/* Create @p n new files "dir/nNNN" through open(O_CREAT|O_EXCL) as cp does,
+ * each holding its own name. */
+static void create_burst(struct it_mount *m, const char *dir, int n)
+{
+	char rel[256];
+
+	for (int i = 0; i < n; i++) {
+		int fd;
+
+		IT_SNPRINTF(rel, "%s/n%03d", dir, i);
+		fd = open(it_path(m, rel), O_WRONLY | O_CREAT | O_EXCL, 0644);
+		IT_ASSERT_OK(fd);
+		IT_ASSERT_EQ_INT(write(fd, rel, strlen(rel)), strlen(rel));
+		IT_ASSERT_OK(close(fd));
+	}
+}
+
+/* Name after name in one directory (cp, tar): after the second lookup
+ * that misses the caches, one LIST answers the rest, so a new file costs
+ * its two PUTs (O_EXCL create, then content) and no HEAD. In a directory
+ * made by mkdir every name is known absent. A directory of more than a
+ * page is listed once, then looked up name by name. */
+IT_TEST(test_create_burst_lists_instead_of_heads)
+{
+	enum { N = 40, BIG = 1100 };
+	char **keys = calloc(BIG + 1, sizeof(*keys));
+	unsigned long long heads, lists, puts;
+	char bucket[64], rel[64];
+	struct it_mount m;
+	struct stat st;
+
+	IT_ASSERT(keys != NULL);
+	for (size_t i = 0; i < BIG; i++)
+		IT_ASSERT(asprintf(&keys[i], "big/k%04zu", i) > 0);
+	it_fresh_bucket(bucket);
+	put_many(bucket, (const char *const *)keys, BIG);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "old/a", "x", 1, NULL), 200);
+	it_mount(&m, bucket, NULL);
+
+	/* An existing directory, not listed: a burst of creates in it. */
+	IT_ASSERT_OK(stat(it_path(&m, "old"), &st));
+	heads = mount_requests(&m, "head");
+	lists = mount_requests(&m, "list");
+	puts = mount_requests(&m, "put");
+	create_burst(&m, "old", N);
+	it_log("%d creates in a listed directory: %llu HEAD, %llu LIST, "
+	       "%llu PUT", N, mount_requests(&m, "head") - heads,
+	       mount_requests(&m, "list") - lists,
+	       mount_requests(&m, "put") - puts);
+	IT_ASSERT_EQ_INT(mount_requests(&m, "put") - puts, 2 * N);
+	IT_ASSERT(mount_requests(&m, "head") - heads <= 2);
+	IT_ASSERT(mount_requests(&m, "list") - lists <= 4);
+
+	/* A new directory: known empty, no lookup request at all. */
+	IT_ASSERT_OK(mkdir(it_path(&m, "fresh"), 0755));
+	heads = mount_requests(&m, "head");
+	lists = mount_requests(&m, "list");
+	create_burst(&m, "fresh", N);
+	IT_ASSERT(mount_requests(&m, "head") - heads <= 1);
+	IT_ASSERT(mount_requests(&m, "list") - lists <= 2);
+
+	/* Everything landed, byte for byte, under the right keys. */
+	for (int i = 0; i < N; i++) {
+		void *data = NULL;
+		size_t len = 0;
+
+		IT_SNPRINTF(rel, "old/n%03d", i);
+		IT_ASSERT_EQ_INT(it_s3_get(bucket, rel, &data, &len, NULL),
+				 200);
+		IT_ASSERT_EQ_INT(len, strlen(rel));
+		IT_ASSERT_MEM(data, rel, len);
+		free(data);
+		IT_SNPRINTF(rel, "fresh/n%03d", i);
+		IT_ASSERT_EQ_INT(it_s3_head(bucket, rel, NULL, NULL, NULL,
+					    NULL, 0),
+				 200);
+	}
+
+	/* A big directory: one page is tried once, then names are looked
+	 * up one by one (a HEAD and a one-key LIST for a missing one). */
+	IT_ASSERT_OK(stat(it_path(&m, "big"), &st));
+	lists = mount_requests(&m, "list");
+	heads = mount_requests(&m, "head");
+	for (int i = 0; i < 20; i++) {
+		IT_SNPRINTF(rel, "big/missing%02d", i);
+		IT_ASSERT_ERRNO(stat(it_path(&m, rel), &st), ENOENT);
+	}
+	IT_SNPRINTF(rel, "big/k0007");
+	IT_ASSERT_OK(stat(it_path(&m, rel), &st));
+	IT_ASSERT_EQ_INT(st.st_size, strlen(rel));
+	it_log("21 lookups in a directory of %d: %llu HEAD, %llu LIST", BIG,
+	       mount_requests(&m, "head") - heads,
+	       mount_requests(&m, "list") - lists);
+	IT_ASSERT_EQ_INT(mount_requests(&m, "list") - lists, 1 + 20);
+	IT_ASSERT_EQ_INT(mount_requests(&m, "head") - heads, 21);
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+	for (size_t i = 0; i < BIG; i++)
+		free(keys[i]);
+	free(keys);
+}
+
 /* 2,000 entries span two list pages of 1,000 keys (plus a third: 2,000
  * is not a multiple of what some servers return): every name once. */
 IT_TEST(test_readdir_2000)
