@@ -77,6 +77,7 @@ static void handle_free(struct fs_ctx *ctx, struct fs_handle *h)
 	if (h == NULL)
 		return;
 	fs_readahead_free(ctx, h->ra);
+	hash_stream_free(h->sha);
 	if (h->keep_stage)
 		fs_stage_keep(&h->stage);
 	else
@@ -104,9 +105,11 @@ static struct fs_handle *handle_new(struct fs_ctx *ctx, const char *rel)
 	return h;
 }
 
-/* Tell the manifest where the handle stands (see staging.h). */
-static int stage_record(struct fs_ctx *ctx, struct fs_handle *h,
-			enum fs_stage_state state)
+/* Tell the manifest where the handle stands (see staging.h); COMPLETE
+ * with the content's hash @p sha256 (or NULL), flushed unless @p lazy. */
+static int stage_record_hashed(struct fs_ctx *ctx, struct fs_handle *h,
+			       enum fs_stage_state state, const char *sha256,
+			       bool lazy)
 {
 	struct fs_stage_info info = {
 		.key = h->key,
@@ -116,12 +119,47 @@ static int stage_record(struct fs_ctx *ctx, struct fs_handle *h,
 		.meta = &h->meta,
 		.state = state,
 		.size = h->size,
+		.sha256 = sha256,
+		.lazy = lazy,
 	};
 	int rc = fs_stage_record(ctx, &h->stage, &info);
 
 	if (rc == 0)
 		h->stage_state = state;
 	return rc;
+}
+
+static int stage_record(struct fs_ctx *ctx, struct fs_handle *h,
+			enum fs_stage_state state)
+{
+	return stage_record_hashed(ctx, h, state, NULL, false);
+}
+
+/* Keep the streaming hash in step with a write of @p n bytes at @p off:
+ * it survives only appends at the end of content it covers entirely. */
+static void sha_track(struct fs_handle *h, const char *buf, size_t n,
+		      off_t off)
+{
+	if (h->sha == NULL && !h->sha_broken && h->size == 0 && off == 0)
+		h->sha = hash_stream_new(); /* NULL: only the shortcut lost */
+	if (h->sha == NULL)
+		return;
+	if ((uint64_t)off != h->size ||
+	    hash_stream_len(h->sha) != h->size ||
+	    hash_stream_update(h->sha, buf, n) != 0) {
+		hash_stream_free(h->sha);
+		h->sha = NULL;
+		h->sha_broken = true;
+	}
+}
+
+/* The content changed other than by an append (truncate, download):
+ * the streaming hash no longer covers it, until the file is empty. */
+static void sha_reset(struct fs_handle *h, uint64_t new_size)
+{
+	hash_stream_free(h->sha);
+	h->sha = NULL;
+	h->sha_broken = new_size != 0;
 }
 
 /* An empty private staging file on disk (never in memory), with a
@@ -139,6 +177,7 @@ static int staging_create(struct fs_ctx *ctx, struct fs_handle *h)
 
 	if (rc == 0)
 		h->stage_state = FS_STAGE_OPEN;
+	sha_reset(h, 0);
 	return rc;
 }
 
@@ -403,10 +442,14 @@ ssize_t fs_handle_write(struct fs_ctx *ctx, struct fs_handle *h,
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
+		if (n < 0) {
 			rc = -errno;
-		else
+		} else {
+			sha_track(h, buf + done, (size_t)n, off + done);
 			done += n;
+			if ((uint64_t)(off + done) > h->size)
+				h->size = (uint64_t)(off + done);
+		}
 	}
 	/* The staged content now lacks bytes the writer gave: committing it
 	 * would publish a file nobody wrote. The object stays untouched. */
@@ -416,8 +459,6 @@ ssize_t fs_handle_write(struct fs_ctx *ctx, struct fs_handle *h,
 		h->dirty = true;
 		h->meta.token[0] = '\0'; /* new content, new commit token */
 		h->commit_error = 0;
-		if ((uint64_t)(off + done) > h->size)
-			h->size = (uint64_t)(off + done);
 	}
 	pthread_mutex_unlock(&h->lock);
 	return done > 0 ? done : rc;
@@ -443,6 +484,8 @@ int fs_handle_truncate(struct fs_ctx *ctx, struct fs_handle *h, off_t size)
 		rc = -errno;
 		h->write_error = rc;
 	}
+	if (rc == 0 && (uint64_t)size != h->size)
+		sha_reset(h, (uint64_t)size);
 	if (rc == 0) {
 		if ((uint64_t)size != h->size || h->is_new)
 			h->dirty = true;
@@ -511,7 +554,7 @@ static int head_check(struct fs_ctx *ctx, struct fs_handle *h,
 }
 
 static int commit_upload(struct fs_ctx *ctx, struct fs_handle *h,
-			 const struct s3_write_cond *cond,
+			 const struct s3_write_cond *cond, const char *sha256,
 			 struct s3_object_info *info)
 {
 	bool atomic_mpu = ctx->caps.complete_conditional;
@@ -539,8 +582,8 @@ static int commit_upload(struct fs_ctx *ctx, struct fs_handle *h,
 	}
 	if (atomic_mpu && h->size > ctx->opts.multipart_threshold)
 		return commit_multipart(ctx, h, cond, info);
-	return s3_put_object(ctx->s3, h->key, h->stage.fd, 0, h->size, cond,
-			     &h->meta, info, NULL);
+	return s3_put_object_hashed(ctx->s3, h->key, h->stage.fd, 0, h->size,
+				    sha256, cond, &h->meta, info, NULL);
 }
 
 /* Keep the rejected bytes and say where they are, with both ETags. */
@@ -584,6 +627,8 @@ static bool keep_rejected(struct fs_ctx *ctx, struct fs_handle *h, int why)
 
 static int commit_locked(struct fs_ctx *ctx, struct fs_handle *h)
 {
+	char sha[HASH_SHA256_HEX_LEN + 1];
+	bool have_sha;
 	struct s3_write_cond cond = {0};
 	struct s3_object_info info;
 	struct attr_entry e;
@@ -635,12 +680,28 @@ static int commit_locked(struct fs_ctx *ctx, struct fs_handle *h)
 		}
 	}
 	/* From here until the commit's outcome is known, a crash leaves
-	 * complete content that the next mount commits (staging.h). */
-	rc = stage_record(ctx, h, FS_STAGE_COMPLETE);
+	 * complete content that the next mount commits (staging.h). Content
+	 * written front to back has its hash already: the record then costs
+	 * no disk flush (recovery checks the hash instead) and the PUT no
+	 * second pass over the data. */
+	have_sha = h->sha != NULL && hash_stream_len(h->sha) == h->size &&
+		   hash_stream_hex(h->sha, sha) == 0;
+	rc = stage_record_hashed(ctx, h, FS_STAGE_COMPLETE,
+				 have_sha ? sha : NULL, have_sha);
 	if (rc != 0)
 		return rc;
 	memset(&info, 0, sizeof(info));
-	rc = commit_upload(ctx, h, &cond, &info);
+	rc = commit_upload(ctx, h, &cond, have_sha ? sha : NULL, &info);
+	/* Not on the server: the staged bytes must survive a power loss
+	 * before the failure is reported (recovery or a conflict copy). */
+	if (rc != 0 && have_sha) {
+		int drc = stage_record_hashed(ctx, h, FS_STAGE_COMPLETE, sha,
+					      false);
+
+		if (drc != 0)
+			log_error("'%s': its staged bytes may not survive a "
+				  "power loss (%s)", h->key, strerror(-drc));
+	}
 	if (rc == 0) {
 		snprintf(h->etag, sizeof(h->etag), "%s", info.etag);
 		memcpy(h->base_token, h->meta.token, sizeof(h->base_token));

@@ -31,6 +31,7 @@
 #include "fs/ctx.h"
 #include "fs/readahead.h"
 #include "fs/staging.h"
+#include "util/hash.h"
 #include "s3/client.h"
 
 struct fs_handle {
@@ -57,6 +58,11 @@ struct fs_handle {
 	pid_t owner_tgid;    /**< process that opened it (xattr calls) */
 	bool unlinked;	     /**< the mount removed the name: never commit */
 	struct fs_readahead *ra; /**< sequential-read buffers, or NULL */
+	/** SHA-256 of the staged content while it was written front to back
+	 * (covers [0, size) exactly), or NULL: the commit then needs no
+	 * pass over the data and no disk flush (staging.h, lazy). */
+	struct hash_stream *sha;
+	bool sha_broken; /**< written out of order: no stream until emptied */
 	int write_error;     /**< a staging write failed: never commit */
 	int commit_error;    /**< the last reported commit failed, or 0 */
 	bool keep_stage;     /**< its bytes are nowhere else: keep staging */

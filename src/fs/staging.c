@@ -26,6 +26,7 @@
 #include "fs/conflict.h"
 #include "fs/staging.h"
 #include "util/buf.h"
+#include "util/hash.h"
 #include "util/log.h"
 #include "util/uri.h"
 
@@ -123,6 +124,8 @@ static int render(struct fs_ctx *ctx, const struct fs_stage_info *in,
 			      : in->state == FS_STAGE_CLEAN  ? "clean"
 							     : "open",
 			      in->size);
+	if (rc == 0 && in->state == FS_STAGE_COMPLETE && in->sha256 != NULL)
+		rc = add_field(b, "sha256", in->sha256);
 	if (rc == 0 && m != NULL && m->has_mode)
 		rc = buf_addf(b, "mode %u\n", (unsigned)m->mode);
 	if (rc == 0 && m != NULL && m->has_uid)
@@ -196,17 +199,23 @@ int fs_stage_record(struct fs_ctx *ctx, struct fs_stage *st,
 
 	/* Complete content must be on disk before the manifest says so:
 	 * after a power loss recovery may upload it. The other states are
-	 * never uploaded, so they cost no disk flush. */
-	if (info->state == FS_STAGE_COMPLETE && fdatasync(st->fd) != 0)
+	 * never uploaded, so they cost no disk flush. A lazy record needs
+	 * none either: recovery checks the content against its hash. Not
+	 * over a durable record, which a power loss could bring back over
+	 * the lazy one. */
+	bool durable = info->state == FS_STAGE_COMPLETE &&
+		       !(info->lazy && info->sha256 != NULL &&
+			 !st->durable_state);
+
+	if (durable && fdatasync(st->fd) != 0)
 		return -errno;
 	buf_init(&b, MANIFEST_MAX);
 	rc = render(ctx, info, &b);
 	if (rc == 0)
 		rc = write_atomic(st->manifest_path, buf_str(&b), b.len,
-				  info->state == FS_STAGE_COMPLETE ||
-					  st->durable_state);
+				  durable || st->durable_state);
 	if (rc == 0)
-		st->durable_state = info->state == FS_STAGE_COMPLETE;
+		st->durable_state = durable;
 	buf_free(&b);
 	if (rc != 0)
 		log_error("cannot record staging manifest %s: %s",
@@ -380,6 +389,13 @@ static int parse_line(struct fs_manifest *m, char *name, char *value)
 		m->meta.mtime.tv_nsec = nsec;
 		return 0;
 	}
+	if (strcmp(name, "sha256") == 0) {
+		if (strlen(value) != HASH_SHA256_HEX_LEN ||
+		    strspn(value, "0123456789abcdef") != HASH_SHA256_HEX_LEN)
+			return -EINVAL;
+		memcpy(m->sha256, value, HASH_SHA256_HEX_LEN + 1);
+		return 0;
+	}
 	if (strcmp(name, "token") == 0 || strcmp(name, "parent") == 0) {
 		char *t = NULL;
 		int rc = decoded(value, &t);
@@ -551,6 +567,22 @@ static bool recover_one(struct fs_ctx *ctx, const struct fs_manifest *m, int fd,
 				  "manifest says",
 				  &stats->kept),
 			stats);
+	if (m->sha256[0] != '\0') {
+		/* Recorded lazily (no disk flush): a power loss may have
+		 * torn the data. Only the very bytes the commit hashed go
+		 * up. */
+		char hex[HASH_SHA256_HEX_LEN + 1];
+
+		rc = hash_fd_range(fd, 0, (off_t)m->size, hex, NULL);
+		if (rc != 0 || strcmp(hex, m->sha256) != 0)
+			return kept_or_failed(
+				keep_copy(ctx, m, fd,
+					  "does not match the content hash its "
+					  "manifest recorded (torn by a crash; "
+					  "not uploaded)",
+					  &stats->kept),
+				stats);
+	}
 	if (ctx->read_only) {
 		stats->failed++;
 		return false;

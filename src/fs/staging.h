@@ -41,6 +41,12 @@ struct fs_stage_info {
 	const struct s3_meta *meta; /**< attributes, token, parent */
 	enum fs_stage_state state;
 	uint64_t size;
+	/** COMPLETE: SHA-256 (hex) of the first @p size bytes, or NULL.
+	 * Recovery uploads nothing that does not match it. */
+	const char *sha256;
+	/** COMPLETE with @p sha256: flush neither the data nor the
+	 * manifest (a commit about to upload; see fs_stage_record). */
+	bool lazy;
 };
 
 /** A staging file and its manifest. */
@@ -66,7 +72,11 @@ int fs_stage_create(struct fs_ctx *ctx, const struct fs_stage_info *info,
 
 /**
  * Record @p info in the manifest. With FS_STAGE_COMPLETE the data is
- * flushed to disk first, so recovery never uploads a torn file.
+ * flushed to disk first, so recovery never uploads a torn file; unless
+ * @p info is lazy and carries the content's hash: then nothing is
+ * flushed (a commit about to upload costs no disk flush), and a power
+ * loss that tore the data is caught by recovery's hash check. A commit
+ * that fails records COMPLETE again, not lazy, before it reports.
  */
 int fs_stage_record(struct fs_ctx *ctx, struct fs_stage *st,
 		    const struct fs_stage_info *info);
@@ -91,6 +101,7 @@ struct fs_manifest {
 	bool is_new, complete, clean, size_known;
 	uint64_t size;
 	struct s3_meta meta;
+	char sha256[65]; /**< "" when the manifest has none */
 };
 
 /**

@@ -369,6 +369,13 @@ static int payload_hash_of(struct s3_client *c, const struct s3_client_op *o,
 				 "UNSIGNED-PAYLOAD");
 			return 0;
 		}
+		/* Hashed by the caller as it wrote the data: no second
+		 * pass over a file that may be gigabytes. */
+		if (o->body_sha256 != NULL &&
+		    strlen(o->body_sha256) == HASH_SHA256_HEX_LEN) {
+			memcpy(out, o->body_sha256, HASH_SHA256_HEX_LEN + 1);
+			return 0;
+		}
 		return hash_fd_range(o->body_fd, o->body_off,
 				     (off_t)o->body_len, out, NULL);
 	}

@@ -140,6 +140,14 @@ int s3_put_object(struct s3_client *c, const char *key, int fd, off_t off,
 		  const struct s3_meta *meta, struct s3_object_info *out,
 		  struct s3_status *st);
 
+/** s3_put_object() of a body whose SHA-256 (hex) is already known
+ * (@p sha256_hex; NULL: hashed here), so it is not read twice. */
+int s3_put_object_hashed(struct s3_client *c, const char *key, int fd,
+			 off_t off, uint64_t len, const char *sha256_hex,
+			 const struct s3_write_cond *cond,
+			 const struct s3_meta *meta,
+			 struct s3_object_info *out, struct s3_status *st);
+
 /** DELETE, with If-Match when @p if_match is not NULL (only meaningful
  * where caps.delete_if_match). Deleting a missing key succeeds. */
 int s3_delete_object(struct s3_client *c, const char *key,

@@ -78,6 +78,7 @@ struct s3_client_op {
 	int body_fd;
 	off_t body_off;
 	uint64_t body_len;
+	const char *body_sha256; /* hex of the fd body when known, or NULL */
 	bool no_body;
 	struct buf *resp_text;
 	char *resp_dst;

@@ -301,6 +301,16 @@ int s3_put_object(struct s3_client *c, const char *key, int fd, off_t off,
 		  const struct s3_meta *meta, struct s3_object_info *out_info,
 		  struct s3_status *st)
 {
+	return s3_put_object_hashed(c, key, fd, off, len, NULL, cond, meta,
+				    out_info, st);
+}
+
+int s3_put_object_hashed(struct s3_client *c, const char *key, int fd,
+			 off_t off, uint64_t len, const char *sha256_hex,
+			 const struct s3_write_cond *cond,
+			 const struct s3_meta *meta,
+			 struct s3_object_info *out_info, struct s3_status *st)
+{
 	char storage[S3_META_STORAGE];
 	char etag[S3_ETAG_MAX + 2];
 	struct s3_object_info head;
@@ -318,6 +328,7 @@ int s3_put_object(struct s3_client *c, const char *key, int fd, off_t off,
 	o.body_fd = fd;
 	o.body_off = off;
 	o.body_len = len;
+	o.body_sha256 = sha256_hex;
 	o.track_ambiguity = conditional;
 	rc = s3_client_int_meta_headers(&o, meta, conditional, &m, storage,
 					sizeof(storage));

@@ -145,3 +145,63 @@ out:
 	free(chunk);
 	return rc;
 }
+
+struct hash_stream {
+	EVP_MD_CTX *ctx;
+	unsigned long long len;
+};
+
+struct hash_stream *hash_stream_new(void)
+{
+	struct hash_stream *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->ctx = EVP_MD_CTX_new();
+	if (s->ctx == NULL ||
+	    EVP_DigestInit_ex(s->ctx, EVP_sha256(), NULL) != 1) {
+		hash_stream_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void hash_stream_free(struct hash_stream *s)
+{
+	if (s == NULL)
+		return;
+	EVP_MD_CTX_free(s->ctx);
+	free(s);
+}
+
+int hash_stream_update(struct hash_stream *s, const void *data, size_t len)
+{
+	if (EVP_DigestUpdate(s->ctx, data, len) != 1)
+		return -EIO;
+	s->len += len;
+	return 0;
+}
+
+unsigned long long hash_stream_len(const struct hash_stream *s)
+{
+	return s->len;
+}
+
+int hash_stream_hex(const struct hash_stream *s,
+		    char out[HASH_SHA256_HEX_LEN + 1])
+{
+	/* Finish a copy: the stream itself can take more data. */
+	EVP_MD_CTX *copy = EVP_MD_CTX_new();
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+	int rc = -EIO;
+
+	if (copy != NULL && EVP_MD_CTX_copy_ex(copy, s->ctx) == 1 &&
+	    EVP_DigestFinal_ex(copy, md, &md_len) == 1 &&
+	    md_len == HASH_SHA256_LEN) {
+		hash_hex(md, md_len, out);
+		rc = 0;
+	}
+	EVP_MD_CTX_free(copy);
+	return rc;
+}

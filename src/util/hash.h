@@ -34,4 +34,22 @@ int hash_fd_range(int fd, off_t off, off_t len,
 		  char sha256_hex[HASH_SHA256_HEX_LEN + 1],
 		  unsigned char *md5_out);
 
+/**
+ * A SHA-256 computed as data arrives (a writer appending to a file), so
+ * the hash is ready when the data is complete, without reading it again.
+ * The digest can be taken at any point and the stream goes on.
+ */
+struct hash_stream;
+
+/** A new stream over zero bytes, or NULL on -ENOMEM. */
+struct hash_stream *hash_stream_new(void);
+void hash_stream_free(struct hash_stream *s); /* NULL-safe */
+/** Add @p len bytes. 0, or -EIO (then the stream is unusable). */
+int hash_stream_update(struct hash_stream *s, const void *data, size_t len);
+/** Bytes hashed so far. */
+unsigned long long hash_stream_len(const struct hash_stream *s);
+/** SHA-256 (hex) of everything so far; the stream goes on. 0 or -EIO. */
+int hash_stream_hex(const struct hash_stream *s,
+		    char out[HASH_SHA256_HEX_LEN + 1]);
+
 #endif

@@ -203,6 +203,34 @@ START_TEST(test_fd_range_multi_chunk)
 }
 END_TEST
 
+/* A stream gives the one-shot digest at every point, and goes on after
+ * a digest was taken. */
+START_TEST(test_stream)
+{
+	static const char text[] = "The quick brown fox jumps over the lazy dog";
+	char want[HASH_SHA256_HEX_LEN + 1], got[HASH_SHA256_HEX_LEN + 1];
+	struct hash_stream *s = hash_stream_new();
+
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(hash_stream_hex(s, got), 0);
+	ck_assert_str_eq(got, "e3b0c44298fc1c149afbf4c8996fb924"
+			      "27ae41e4649b934ca495991b7852b855");
+	for (size_t i = 0; i < sizeof(text) - 1; i += 5) {
+		size_t n = sizeof(text) - 1 - i < 5 ? sizeof(text) - 1 - i : 5;
+
+		ck_assert_int_eq(hash_stream_update(s, text + i, n), 0);
+		hash_sha256_hex(text, i + n, want);
+		ck_assert_int_eq(hash_stream_hex(s, got), 0);
+		ck_assert_str_eq(got, want);
+		ck_assert_uint_eq(hash_stream_len(s), i + n);
+	}
+	ck_assert_str_eq(got, "d7a8fbb307d7809469ca9abcb0082e4f"
+			      "8d5651e46d3cdb762d02d0bf37c9e592");
+	hash_stream_free(s);
+	hash_stream_free(NULL);
+}
+END_TEST
+
 Suite *hash_suite(void);
 
 Suite *hash_suite(void)
@@ -217,6 +245,7 @@ Suite *hash_suite(void)
 	tcase_add_test(tc, test_hmac_rfc4231_case1);
 	tcase_add_test(tc, test_hmac_rfc4231_case2);
 	tcase_add_test(tc, test_hmac_rfc4231_case6);
+	tcase_add_test(tc, test_stream);
 	suite_add_tcase(s, tc);
 
 	tcase_add_test(tc_fd, test_fd_range_small);

@@ -152,6 +152,9 @@ static const char *const bad_manifests[] = {
 	"size 1\nmtime 5 1000000000\n",
 	"etagfs-stage 1\nowner a\nendpoint e\nbucket b\nkey k\nbase \n"
 	"size 1\nnospace\n",
+	/* a hash that is not 64 lower-case hex digits */
+	"etagfs-stage 1\nowner a\nendpoint e\nbucket b\nkey k\nbase \n"
+	"size 1\nsha256 abc\n",
 	/* a field given twice (leaked its first value once: fuzz_manifest) */
 	"etagfs-stage 1\nowner a\nowner b\nendpoint e\nbucket b\nkey k\n"
 	"base \nsize 1\n",
@@ -164,6 +167,52 @@ START_TEST(test_bad_manifest)
 
 	ck_assert_int_eq(fs_manifest_parse(text, &m), -EINVAL);
 	free(text);
+}
+END_TEST
+
+/* A commit that hashed its content records the hash and, lazily, costs
+ * no flush; a failed one records it again durably. */
+START_TEST(test_sha256_lazy_then_durable)
+{
+	static const char hex[] =
+		"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+	struct fs_stage_info info = {.key = "k", .base_etag = "", .is_new = true};
+	struct fs_stage st;
+	struct fs_manifest m;
+	char *text;
+
+	ck_assert_int_eq(fs_stage_create(&ctx, &info, &st), 0);
+	ck_assert_int_eq(write(st.fd, "hello", 5), 5);
+	info.state = FS_STAGE_COMPLETE;
+	info.size = 5;
+	info.sha256 = hex;
+	info.lazy = true;
+	ck_assert_int_eq(fs_stage_record(&ctx, &st, &info), 0);
+	ck_assert(!st.durable_state);
+	text = slurp(st.manifest_path);
+	ck_assert_int_eq(fs_manifest_parse(text, &m), 0);
+	ck_assert(m.complete);
+	ck_assert_str_eq(m.sha256, hex);
+	fs_manifest_free(&m);
+	free(text);
+
+	info.lazy = false;
+	ck_assert_int_eq(fs_stage_record(&ctx, &st, &info), 0);
+	ck_assert(st.durable_state);
+	/* Over a durable record a lazy one would not do: durable again. */
+	info.lazy = true;
+	ck_assert_int_eq(fs_stage_record(&ctx, &st, &info), 0);
+	ck_assert(st.durable_state);
+
+	/* Without a hash "complete" is always flushed, and says no hash. */
+	info.sha256 = NULL;
+	ck_assert_int_eq(fs_stage_record(&ctx, &st, &info), 0);
+	text = slurp(st.manifest_path);
+	ck_assert_int_eq(fs_manifest_parse(text, &m), 0);
+	ck_assert_str_eq(m.sha256, "");
+	fs_manifest_free(&m);
+	free(text);
+	fs_stage_discard(&st);
 }
 END_TEST
 
@@ -194,6 +243,7 @@ static Suite *staging_suite(void)
 	tcase_add_loop_test(tc, test_bad_manifest, 0,
 			    sizeof(bad_manifests) / sizeof(bad_manifests[0]));
 	tcase_add_test(tc, test_unknown_field_ignored);
+	tcase_add_test(tc, test_sha256_lazy_then_durable);
 	suite_add_tcase(s, tc);
 	return s;
 }
