@@ -635,6 +635,23 @@ IT_TEST(test_crash_after_fsync)
 	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
 }
 
+/* "doc.txt" holds @p old in a fresh bucket; a mount opens it O_TRUNC,
+ * writes @p ours and is killed while close() waits for a PUT that never
+ * reached the server. The proxy is left running (proxy_stop). */
+static void crash_before_put_sent(char bucket[64], struct it_mount *m,
+				  struct dirs *d, const char *old,
+				  const void *ours, size_t len)
+{
+	it_fresh_bucket(bucket);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "doc.txt", old, strlen(old), NULL),
+			 200);
+	dirs_new(d);
+	proxy_begin();
+	mount_on(m, bucket, d, true, "timeout=2,retries=1");
+	crash_mid_commit(m, "doc.txt", O_WRONLY | O_TRUNC, ours, len, false);
+	fp_clear_rules(proxy);
+}
+
 /*
  * Killed while close() waits for a PUT that never reached the server.
  * A mount on another endpoint leaves the manifest alone; the next mount
@@ -650,16 +667,7 @@ IT_TEST(test_crash_mid_commit_not_sent)
 	struct dirs d;
 
 	it_random_bytes(ours, sizeof(ours), 41);
-	it_fresh_bucket(bucket);
-	IT_ASSERT_EQ_INT(it_s3_put(bucket, "doc.txt", old, sizeof(old) - 1,
-				   NULL),
-			 200);
-	dirs_new(&d);
-	proxy_begin();
-	mount_on(&m, bucket, &d, true, "timeout=2,retries=1");
-	crash_mid_commit(&m, "doc.txt", O_WRONLY | O_TRUNC, ours,
-			 sizeof(ours), false);
-	fp_clear_rules(proxy);
+	crash_before_put_sent(bucket, &m, &d, old, ours, sizeof(ours));
 	expect_server(bucket, "doc.txt", old, sizeof(old) - 1, etag);
 	manifest_state(d.stage, st, sizeof(st));
 	IT_ASSERT_EQ_STR(st, "complete");
@@ -715,16 +723,7 @@ IT_TEST(test_crash_mid_commit_torn_data)
 	int fd;
 
 	it_random_bytes(ours, sizeof(ours), 43);
-	it_fresh_bucket(bucket);
-	IT_ASSERT_EQ_INT(it_s3_put(bucket, "doc.txt", old, sizeof(old) - 1,
-				   NULL),
-			 200);
-	dirs_new(&d);
-	proxy_begin();
-	mount_on(&m, bucket, &d, true, "timeout=2,retries=1");
-	crash_mid_commit(&m, "doc.txt", O_WRONLY | O_TRUNC, ours,
-			 sizeof(ours), false);
-	fp_clear_rules(proxy);
+	crash_before_put_sent(bucket, &m, &d, old, ours, sizeof(ours));
 	manifest_state(d.stage, st, sizeof(st));
 	IT_ASSERT_EQ_STR(st, "complete");
 	stage_data_path(d.stage, data, sizeof(data));
