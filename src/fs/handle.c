@@ -795,30 +795,93 @@ void fs_meta_apply(struct s3_meta *m, const struct fs_meta_change *c,
 	m->parent[0] = '\0';
 }
 
-void fs_handle_change_meta(struct fs_handle *h, const struct fs_meta_change *c)
+/* @p c rides on the next commit of @p h (locked). */
+static void ride_change_locked(struct fs_handle *h,
+			       const struct fs_meta_change *c)
 {
-	pthread_mutex_lock(&h->lock);
 	fs_meta_apply(&h->meta, c, S_IFREG);
 	if (c->set_mtime)
 		h->mtime_explicit = true;
 	h->dirty = true;
+}
+
+void fs_handle_change_meta(struct fs_handle *h, const struct fs_meta_change *c)
+{
+	pthread_mutex_lock(&h->lock);
+	ride_change_locked(h, c);
 	pthread_mutex_unlock(&h->lock);
 }
 
 int fs_handle_change_meta_path(struct fs_ctx *ctx, const char *rel,
-			       const struct fs_meta_change *c)
+			       const struct fs_meta_change *c,
+			       struct fs_handle_hold *hold)
 {
-	int n = 0;
+	int n = 0, cap = 0, rc = 0;
 
+	hold->h = NULL;
+	hold->n = 0;
+	/* Lock order: the list lock, then handle locks (as below). */
 	pthread_mutex_lock(&ctx->handles_lock);
-	for (struct fs_handle *h = ctx->handles; h != NULL; h = h->next)
-		if (h->writable && !h->unlinked && !h->conflicted &&
-		    strcmp(h->rel, rel) == 0) {
-			fs_handle_change_meta(h, c);
-			n++;
+	for (struct fs_handle *h = ctx->handles; h != NULL; h = h->next) {
+		if (!h->writable || h->unlinked || h->conflicted ||
+		    strcmp(h->rel, rel) != 0)
+			continue;
+		if (hold->n == cap) {
+			struct fs_handle **grown;
+
+			cap = cap == 0 ? 4 : cap * 2;
+			grown = realloc(hold->h, (size_t)cap * sizeof(*grown));
+			if (grown == NULL) {
+				rc = -ENOMEM;
+				break;
+			}
+			hold->h = grown;
 		}
+		pthread_mutex_lock(&h->lock);
+		if (h->dirty || h->is_new) {
+			ride_change_locked(h, c);
+			pthread_mutex_unlock(&h->lock);
+			n++;
+		} else {
+			hold->h[hold->n++] = h;
+		}
+	}
 	pthread_mutex_unlock(&ctx->handles_lock);
-	return n;
+	if (rc == 0 && n == 0)
+		return 0;
+	/* Some handle has uncommitted changes (or no memory to hold the
+	 * others): every handle of the path carries the change instead. */
+	for (int i = 0; i < hold->n; i++) {
+		struct fs_handle *h = hold->h[i];
+
+		ride_change_locked(h, c);
+		pthread_mutex_unlock(&h->lock);
+	}
+	free(hold->h);
+	hold->h = NULL;
+	hold->n = 0;
+	return rc != 0 ? rc : n;
+}
+
+void fs_handle_hold_done(struct fs_handle_hold *hold,
+			 const struct fs_meta_change *c, const char *new_etag)
+{
+	for (int i = 0; i < hold->n; i++) {
+		struct fs_handle *h = hold->h[i];
+
+		if (new_etag != NULL) {
+			/* Same content, the new metadata: a later write
+			 * commits against the version the change made, and
+			 * with a fresh mtime (not the one set here). */
+			snprintf(h->etag, sizeof(h->etag), "%s", new_etag);
+			fs_meta_apply(&h->meta, c, S_IFREG);
+			h->base_token[0] = '\0';
+		}
+		pthread_mutex_unlock(&h->lock);
+	}
+	free(hold->h);
+	hold->h = NULL;
+	hold->n = 0;
 }
 
 void fs_handle_release(struct fs_ctx *ctx, struct fs_handle *h)

@@ -124,14 +124,36 @@ void fs_meta_apply(struct s3_meta *m, const struct fs_meta_change *c,
 void fs_handle_change_meta(struct fs_handle *h,
 			   const struct fs_meta_change *c);
 
+/** Clean writable handles of one path, held locked while the mount
+ * changes their object's metadata on the server (release waits for the
+ * lock, so they stay alive). */
+struct fs_handle_hold {
+	struct fs_handle **h; /**< owned array of n locked handles */
+	int n;
+};
+
 /**
- * Apply @p c to every writable handle of @p rel on this mount and return
- * how many there were. While a file is open for writing its attributes
- * ride on the handle's commit: changing the object under it would make
- * that commit conflict (or, where the content is the same, undo it).
+ * Apply @p c to every writable handle of @p rel on this mount that has
+ * changes not yet committed and return how many there were: the change
+ * rides on their commit (changing the object under them would make that
+ * commit conflict, or undo the change). When there is none, @p hold
+ * receives the clean writable handles of @p rel, locked, and 0 is
+ * returned: the caller changes the object on the server, then calls
+ * fs_handle_hold_done(), so that a close() whose release is still on
+ * its way, or a handle not written yet, neither loses the change nor
+ * conflicts with it. -ENOMEM when @p hold cannot be allocated.
  */
 int fs_handle_change_meta_path(struct fs_ctx *ctx, const char *rel,
-			       const struct fs_meta_change *c);
+			       const struct fs_meta_change *c,
+			       struct fs_handle_hold *hold);
+
+/**
+ * Let the held handles adopt the version the change made (@p new_etag;
+ * NULL when the change failed: they keep their snapshot), and unlock
+ * and forget them.
+ */
+void fs_handle_hold_done(struct fs_handle_hold *hold,
+			 const struct fs_meta_change *c, const char *new_etag);
 
 /** Commit if still dirty (errors are logged and the data kept as a
  * conflict copy), then free the handle and its staging file. */

@@ -40,6 +40,7 @@ static int copy_in_place(struct fs_ctx *ctx, const char *key,
 static int change_path(struct fs_ctx *ctx, const char *rel,
 		       const struct fs_meta_change *c)
 {
+	struct fs_handle_hold hold = {0};
 	struct s3_object_info info, out;
 	struct attr_entry e;
 	struct s3_meta meta;
@@ -48,14 +49,17 @@ static int change_path(struct fs_ctx *ctx, const char *rel,
 
 	/* FUSE passes no file handle for fchmod/fchown/futimens, so a file
 	 * open for writing on this mount is recognised by its path. */
-	if (fs_handle_change_meta_path(ctx, rel, c) > 0)
-		return 0;
+	rc = fs_handle_change_meta_path(ctx, rel, c, &hold);
+	if (rc != 0)
+		return rc > 0 ? 0 : rc;
 	rc = fs_lookup_fresh(ctx, rel, &e);
 	if (rc != 0)
-		return rc;
+		goto out;
 	key = fs_path_key(ctx->opts.prefix, rel, e.kind == ATTR_DIR);
-	if (key == NULL)
-		return -ENOMEM;
+	if (key == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
 	memset(&info, 0, sizeof(info));
 	memset(&out, 0, sizeof(out));
 	if (e.kind == ATTR_DIR) {
@@ -78,7 +82,6 @@ static int change_path(struct fs_ctx *ctx, const char *rel,
 			e.dir_marker = true;
 			e.meta_known = true;
 			e.meta = meta;
-			fs_lookup_note_change(ctx, rel, &e);
 		}
 		goto out;
 	}
@@ -91,11 +94,15 @@ static int change_path(struct fs_ctx *ctx, const char *rel,
 		snprintf(e.etag, sizeof(e.etag), "%s", out.etag);
 		e.meta = meta;
 		e.meta_known = true;
-		fs_lookup_note_change(ctx, rel, &e);
-	} else {
-		attr_cache_invalidate(ctx->attrs, rel);
 	}
 out:
+	/* The held handles are let go before the caches are told: those
+	 * take the list lock, which a waiter may hold wanting a handle. */
+	fs_handle_hold_done(&hold, c, rc == 0 ? out.etag : NULL);
+	if (rc == 0)
+		fs_lookup_note_change(ctx, rel, &e);
+	else if (key != NULL && e.kind != ATTR_DIR)
+		attr_cache_invalidate(ctx->attrs, rel);
 	free(key);
 	return rc;
 }

@@ -139,12 +139,24 @@ static long long meta_seconds(const char *s)
 	return v;
 }
 
+/* Seconds of the object's x-amz-meta-mtime, read by an independent
+ * client (-1 when absent or not a number). */
+static long long server_mtime(const char *bucket, const char *key)
+{
+	char val[256];
+
+	IT_ASSERT_EQ_INT(it_s3_head(bucket, key, NULL, NULL,
+				    "x-amz-meta-mtime", val, sizeof(val)),
+			 200);
+	return meta_seconds(val);
+}
+
 IT_TEST(test_utimens)
 {
 	const long long when = 1500000000; /* 2017-07-14T02:40:00Z */
 	struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT},
 				 {.tv_sec = when, .tv_nsec = 0}};
-	char bucket[64], val[256];
+	char bucket[64];
 	struct it_mount m;
 	struct stat st;
 
@@ -152,11 +164,9 @@ IT_TEST(test_utimens)
 	it_mount(&m, bucket, NULL);
 	IT_ASSERT_EQ_INT(it_write_file(it_path(&m, "t"), "time", 4), 0);
 	IT_ASSERT_OK(utimensat(AT_FDCWD, it_path(&m, "t"), ts, 0));
-	IT_ASSERT_EQ_INT(it_s3_head(bucket, "t", NULL, NULL,
-				    "x-amz-meta-mtime", val, sizeof(val)),
-			 200);
-	IT_ASSERT_MSG(meta_seconds(val) == when,
-		      "x-amz-meta-mtime is '%s', expected %lld", val, when);
+	IT_ASSERT_MSG(server_mtime(bucket, "t") == when,
+		      "x-amz-meta-mtime of t is %lld, expected %lld",
+		      server_mtime(bucket, "t"), when);
 	IT_ASSERT_OK(stat(it_path(&m, "t"), &st));
 	IT_ASSERT_EQ_INT(st.st_mtim.tv_sec, when);
 	expect_server(bucket, "t", "time", 4);
@@ -176,7 +186,7 @@ IT_TEST(test_futimens_on_open_file)
 	const long long when = 1234567890;
 	struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT},
 				 {.tv_sec = when, .tv_nsec = 0}};
-	char bucket[64], val[256];
+	char bucket[64];
 	struct it_mount m;
 	int fd;
 
@@ -187,12 +197,49 @@ IT_TEST(test_futimens_on_open_file)
 	IT_ASSERT_EQ_INT(write(fd, "abc", 3), 3);
 	IT_ASSERT_OK(futimens(fd, ts));
 	IT_ASSERT_OK(close(fd));
-	IT_ASSERT_EQ_INT(it_s3_head(bucket, "u", NULL, NULL,
-				    "x-amz-meta-mtime", val, sizeof(val)),
-			 200);
-	IT_ASSERT_MSG(meta_seconds(val) == when,
-		      "x-amz-meta-mtime is '%s', expected %lld", val, when);
+	IT_ASSERT_MSG(server_mtime(bucket, "u") == when,
+		      "x-amz-meta-mtime of u is %lld, expected %lld",
+		      server_mtime(bucket, "u"), when);
 	expect_server(bucket, "u", "abc", 3);
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+}
+
+/* utimens and chmod by path while this mount holds the file open for
+ * writing with nothing left to commit (a close() whose release is still
+ * on its way, or a handle written and fsync()ed): the change is on the
+ * server when the call returns, and the handle's later commit neither
+ * conflicts with it nor undoes it. */
+IT_TEST(test_meta_by_path_on_clean_open_file)
+{
+	const long long when = 1400000000;
+	struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT},
+				 {.tv_sec = when, .tv_nsec = 0}};
+	char bucket[64], want[32];
+	struct it_mount m;
+	int fd;
+
+	it_fresh_bucket(bucket);
+	it_mount(&m, bucket, NULL);
+	fd = open(it_path(&m, "c"), O_CREAT | O_RDWR | O_TRUNC, 0644);
+	IT_ASSERT_OK(fd);
+	IT_ASSERT_EQ_INT(write(fd, "one", 3), 3);
+	IT_ASSERT_OK(fsync(fd));
+	IT_ASSERT_OK(utimensat(AT_FDCWD, it_path(&m, "c"), ts, 0));
+	IT_ASSERT_OK(chmod(it_path(&m, "c"), 0600));
+	IT_ASSERT_MSG(server_mtime(bucket, "c") == when,
+		      "x-amz-meta-mtime of c is %lld, expected %lld",
+		      server_mtime(bucket, "c"), when);
+	snprintf(want, sizeof(want), "%u", (unsigned)(S_IFREG | 0600));
+	expect_meta(bucket, "c", "mode", want);
+	/* Written after the change: committed against the version the
+	 * change made, keeping the mode, with a fresh mtime. */
+	IT_ASSERT_EQ_INT(pwrite(fd, "two", 3, 0), 3);
+	IT_ASSERT_OK(close(fd));
+	expect_server(bucket, "c", "two", 3);
+	expect_meta(bucket, "c", "mode", want);
+	IT_ASSERT_MSG(server_mtime(bucket, "c") > when,
+		      "x-amz-meta-mtime of c is %lld, not newer than %lld",
+		      server_mtime(bucket, "c"), when);
 	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
 }
 
