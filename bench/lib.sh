@@ -231,9 +231,14 @@ print(os.getxattr(sys.argv[1], "user.etagfs.stats").decode())' "$1" \
 		getfattr --only-values -n user.etagfs.stats "$1" 2>/dev/null
 }
 
+# etagfs_total MNT: the requests counted so far. Not "retries" (each
+# attempt is already counted) nor "prefetch_*" (HEADs sent ahead are in
+# "head"; "prefetch_used" counts lookups, not requests).
 etagfs_total() {
 	etagfs_stats "$1" | tr ' ' '\n' | awk -F= '
-		$1 != "retries" && $2 ~ /^[0-9]+$/ { s += $2 } END { print s + 0 }'
+		$1 != "retries" && $1 !~ /^prefetch_/ && $2 ~ /^[0-9]+$/ {
+			s += $2
+		} END { print s + 0 }'
 }
 
 # sod: UTC seconds of the day, to the millisecond, like RGW's log.

@@ -3,8 +3,10 @@
  * and doc/internals/etag-lifecycle.md).
  *
  * Locking: h->lock is held for the whole of each operation on a handle;
- * ctx->handles_lock only guards the list links and is never held while
- * waiting for a handle lock or a request.
+ * ctx->handles_lock guards the list links. Order: the list lock, then
+ * handle locks (unlink, rename, metadata changes and xattrs by path);
+ * never the list lock under a handle lock. See
+ * doc/internals/architecture.md, "Threads and locking".
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -353,7 +355,7 @@ static int refresh_snapshot(struct fs_ctx *ctx, struct fs_handle *h)
 void fs_handle_mark_read(struct fs_handle *h)
 {
 	pthread_mutex_lock(&h->lock);
-	h->bytes_returned = true;
+	__atomic_store_n(&h->bytes_returned, true, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -381,6 +383,13 @@ ssize_t fs_handle_read(struct fs_ctx *ctx, struct fs_handle *h, char *buf,
 	size_t got = 0;
 	ssize_t n;
 	int rc;
+	/* Asked before the handle lock: the list lock is never taken under
+	 * a handle lock (unlink, rename and the xattrs take them the other
+	 * way round). Another handle opened in between is no worse than one
+	 * opened right after the refresh. */
+	bool alone = !h->writable &&
+		     !__atomic_load_n(&h->bytes_returned, __ATOMIC_RELAXED) &&
+		     !fs_handle_others_open(ctx, h);
 
 	pthread_mutex_lock(&h->lock);
 	if (h->stage.fd >= 0) {
@@ -400,8 +409,7 @@ ssize_t fs_handle_read(struct fs_ctx *ctx, struct fs_handle *h, char *buf,
 	rc = read_remote(ctx, h, buf, size, off, &got);
 	/* A silent refresh only when no other handle shares the file's
 	 * page cache: their pages would be of the older version. */
-	if (rc == -ESTALE && !h->bytes_returned && !h->writable &&
-	    !fs_handle_others_open(ctx, h)) {
+	if (rc == -ESTALE && !h->bytes_returned && alone) {
 		rc = refresh_snapshot(ctx, h);
 		if (rc == 0)
 			rc = read_remote(ctx, h, buf, size, off, &got);
@@ -421,7 +429,7 @@ ssize_t fs_handle_read(struct fs_ctx *ctx, struct fs_handle *h, char *buf,
 			   h->key, h->etag);
 out:
 	if (rc == 0 && got > 0)
-		h->bytes_returned = true;
+		__atomic_store_n(&h->bytes_returned, true, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&h->lock);
 	return rc != 0 ? rc : (ssize_t)got;
 }

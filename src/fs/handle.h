@@ -48,7 +48,9 @@ struct fs_handle {
 	bool writable;
 	bool dirty;	   /**< staged content differs from the object */
 	bool conflicted;   /**< a commit failed with EBUSY */
-	bool bytes_returned; /**< a read already returned bytes */
+	/** A read already returned bytes. Stored atomically: a read peeks
+	 * at it before taking the lock. */
+	bool bytes_returned;
 	struct fs_stage stage; /**< fd -1 until the content is staged */
 	enum fs_stage_state stage_state; /**< what the manifest says */
 	uint64_t size;	   /**< current content size */

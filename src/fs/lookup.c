@@ -152,11 +152,16 @@ again:
 			rc = 0;
 			goto out;
 		}
-		rc = fs_prefetch_lookup(ctx, parent, name, rel, out);
+		rc = fs_prefetch_lookup(ctx, parent, name, rel, false, out);
 		if (rc != -EAGAIN)
 			goto out;
 		break;
 	case DIR_LOOKUP_UNKNOWN:
+		/* A walk of a large directory outlasts its listing: the walk
+		 * goes on over the names of the expired one. */
+		rc = fs_prefetch_lookup(ctx, parent, name, rel, true, out);
+		if (rc != -EAGAIN)
+			goto out;
 		/* Name after name in one directory (cp, tar, rsync, git):
 		 * one LIST answers them all for the TTL, where each would
 		 * cost a HEAD and, for a new name, a one-key LIST. */

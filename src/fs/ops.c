@@ -3,8 +3,13 @@
  * they translate FUSE's arguments and delegate.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <time.h>
 
 #include "fs/handle.h"
 #include "fs/lookup.h"
@@ -31,6 +36,13 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->negative_timeout = ttl;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* By default the kernel asks for readdirplus only for a listing's
+	 * first chunk unless lookups come in between; ask it always, so
+	 * every entry whose attributes the listing knows (see op_readdir)
+	 * reaches the kernel with them and `ls -l` of a large directory
+	 * sends no lookup for it. */
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 	conn->max_write = 1 << 20;
 	conn->max_readahead = 1 << 20;
 	return ctx;
@@ -65,44 +77,129 @@ static int op_getattr(const char *path, struct stat *st,
 	return 0;
 }
 
+/*
+ * An open directory holds the listing its first readdir took, so that
+ * the kernel's later calls, each resuming at an offset, page through
+ * one consistent listing even when the cache refreshed meanwhile.
+ * Offsets are positions: 1 and 2 follow "." and "..", entry i is
+ * followed by i + 3. libfuse gives the kernel an entry's attributes
+ * (readdirplus) only in this offset mode; when every entry goes in one
+ * call (offset 0), it sends them without.
+ */
+struct fs_dir_handle {
+	struct fs_listing l;
+	bool listed;
+	struct timespec listed_at; /* CLOCK_MONOTONIC */
+};
+
+/* Attributes go to the kernel only while the held listing is as fresh
+ * as the directory cache would allow (a reader may pause between
+ * calls); after that, names only, and lookups follow. */
+static bool listing_fresh(const struct fs_ctx *ctx,
+			  const struct fs_dir_handle *d)
+{
+	struct timespec now;
+	long long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)(now.tv_sec - d->listed_at.tv_sec) * 1000 +
+	     (now.tv_nsec - d->listed_at.tv_nsec) / 1000000;
+	return ms < (long long)ctx->opts.dir_ttl_ms;
+}
+
+static int op_opendir(const char *path, struct fuse_file_info *fi)
+{
+	struct fs_dir_handle *d = calloc(1, sizeof(*d));
+
+	(void)path;
+	if (d == NULL)
+		return -ENOMEM;
+	fi->fh = (uint64_t)(uintptr_t)d;
+	return 0;
+}
+
+static int op_releasedir(const char *path, struct fuse_file_info *fi)
+{
+	struct fs_dir_handle *d = (struct fs_dir_handle *)(uintptr_t)fi->fh;
+
+	(void)path;
+	if (d != NULL && d->listed)
+		fs_listing_release(fs_ctx_get(), &d->l);
+	free(d);
+	return 0;
+}
+
+/* The kernel gets an entry's attributes with the listing (readdirplus)
+ * when the listing knows them exactly: a directory, a file whose
+ * version the metadata memo knows, or any file with listing_attrs.
+ * ls -l then needs no request for it. Otherwise only the type, and a
+ * lookup follows. A file this mount is writing is shown as its writer
+ * sees it, as op_getattr() does: the kernel adopts the size it is
+ * given, and an O_APPEND write goes there. */
+static bool fill_entry(struct fs_ctx *ctx, const char *dir,
+		       const struct dir_entry *e, bool plus, struct stat *st)
+{
+	const struct attr_entry *a = &e->attr;
+	char rel[PATH_MAX];
+	int n;
+
+	if (!plus || !(a->kind == ATTR_DIR || a->meta_known ||
+		       ctx->opts.listing_attrs))
+		goto type_only;
+	if (a->kind == ATTR_FILE) {
+		n = dir[0] ? snprintf(rel, sizeof(rel), "%s/%s", dir, e->name)
+			   : snprintf(rel, sizeof(rel), "%s", e->name);
+		if (n < 0 || (size_t)n >= sizeof(rel))
+			goto type_only; /* a lookup answers for it */
+		if (fs_handle_find_local(ctx, rel, false, st))
+			return true;
+	}
+	fs_lookup_to_stat(ctx, a, st);
+	return true;
+type_only:
+	memset(st, 0, sizeof(*st));
+	st->st_mode = a->kind == ATTR_DIR ? S_IFDIR : S_IFREG;
+	return false;
+}
+
 static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		      off_t off, struct fuse_file_info *fi,
 		      enum fuse_readdir_flags flags)
 {
 	struct fs_ctx *ctx = fs_ctx_get();
-	struct fs_listing l;
+	struct fs_dir_handle *d = (struct fs_dir_handle *)(uintptr_t)fi->fh;
+	bool plus = (flags & FUSE_READDIR_PLUS) != 0;
 	struct stat st;
 	int rc;
 
-	rc = fs_lookup_list_dir(ctx, fs_path_rel(path), &l);
-	if (rc != 0)
-		return rc;
+	if (d == NULL || off < 0)
+		return -EINVAL;
+	if (off == 0 || !d->listed) {
+		/* The first call, or a rewinddir(): a fresh listing. */
+		if (d->listed)
+			fs_listing_release(ctx, &d->l);
+		d->listed = false;
+		rc = fs_lookup_list_dir(ctx, fs_path_rel(path), &d->l);
+		if (rc != 0)
+			return rc;
+		d->listed = true;
+		clock_gettime(CLOCK_MONOTONIC, &d->listed_at);
+	}
+	plus = plus && listing_fresh(ctx, d);
 	memset(&st, 0, sizeof(st));
 	st.st_mode = S_IFDIR;
-	filler(buf, ".", &st, 0, 0);
-	filler(buf, "..", &st, 0, 0);
-	for (size_t i = 0; i < l.n; i++) {
-		const struct attr_entry *a = &l.entries[i].attr;
-		enum fuse_fill_dir_flags fill = 0;
+	if (off < 1 && filler(buf, ".", &st, 1, 0) != 0)
+		return 0;
+	if (off < 2 && filler(buf, "..", &st, 2, 0) != 0)
+		return 0;
+	for (size_t i = off > 2 ? (size_t)off - 2 : 0; i < d->l.n; i++) {
+		const struct dir_entry *e = &d->l.entries[i];
+		bool full = fill_entry(ctx, fs_path_rel(path), e, plus, &st);
 
-		/* The kernel gets an entry's attributes with the listing
-		 * (readdirplus) when the listing knows them exactly: a
-		 * directory, a file whose version the metadata memo knows,
-		 * or any file with listing_attrs. ls -l then needs no request
-		 * for it. Otherwise only the type, and a lookup follows. */
-		if ((flags & FUSE_READDIR_PLUS) &&
-		    (a->kind == ATTR_DIR || a->meta_known ||
-		     ctx->opts.listing_attrs)) {
-			fs_lookup_to_stat(ctx, a, &st);
-			fill = FUSE_FILL_DIR_PLUS;
-		} else {
-			memset(&st, 0, sizeof(st));
-			st.st_mode = a->kind == ATTR_DIR ? S_IFDIR : S_IFREG;
-		}
-		if (filler(buf, l.entries[i].name, &st, 0, fill) != 0)
-			break;
+		if (filler(buf, e->name, &st, (off_t)i + 3,
+			   full ? FUSE_FILL_DIR_PLUS : 0) != 0)
+			break; /* the kernel's buffer is full */
 	}
-	fs_listing_release(ctx, &l);
 	return 0;
 }
 
@@ -225,7 +322,9 @@ static const struct fuse_operations fs_operations = {
 	.init = op_init,
 	.destroy = op_destroy,
 	.getattr = op_getattr,
+	.opendir = op_opendir,
 	.readdir = op_readdir,
+	.releasedir = op_releasedir,
 	.open = op_open,
 	.create = op_create,
 	.read = op_read,

@@ -300,28 +300,35 @@ static struct pf_job *job_new(struct fs_ctx *ctx, struct fs_prefetch *p,
 }
 
 /* Called under the lock: the job of @p dir for its current listing
- * (taking one reference to it), making one if needed; NULL when none. */
+ * (taking one reference to it), making one if needed; NULL when none.
+ * With @p expired_ok and no fresh listing, the job of the listing that
+ * expired serves: a walk of a large directory outlasts the listing's
+ * TTL, and the job only needs its names (what it fetches is fresh). */
 static struct pf_job *job_get(struct fs_ctx *ctx, struct fs_prefetch *p,
-			      const char *dir)
+			      const char *dir, bool expired_ok)
 {
 	struct dir_snapshot *snap = dir_cache_get(ctx->dirs, dir);
 	uint64_t now = now_ms();
 	struct pf_job *j, *found = NULL, *next;
 
 	for (j = p->jobs; j != NULL; j = next) {
+		bool mine = strcmp(j->dir, dir) == 0;
+
 		next = j->next;
-		if (strcmp(j->dir, dir) == 0 && j->snap == snap &&
-		    found == NULL) {
+		if (mine && found == NULL &&
+		    (j->snap == snap || (snap == NULL && expired_ok))) {
 			found = j;
-		} else if (strcmp(j->dir, dir) == 0 ||
+		} else if (mine ||
 			   (j->workers == 0 && now - j->used_ms > JOB_IDLE_MS)) {
 			/* An older listing of this directory, or idle. */
 			job_unlist(ctx, p, j);
 		}
 	}
-	if (snap == NULL)
+	if (snap == NULL && found == NULL)
 		return NULL;
-	if (found != NULL) {
+	if (snap == NULL) {
+		/* the expired listing's job, kept */
+	} else if (found != NULL) {
 		dir_snapshot_release(ctx->dirs, snap);
 	} else {
 		found = job_new(ctx, p, dir, snap);
@@ -391,20 +398,22 @@ static int cached_answer(struct fs_ctx *ctx, const char *rel,
 }
 
 int fs_prefetch_lookup(struct fs_ctx *ctx, const char *parent,
-		       const char *name, const char *rel,
+		       const char *name, const char *rel, bool expired_ok,
 		       struct attr_entry *out)
 {
 	struct fs_prefetch *p = ctx->prefetch;
 	struct pf_job *j;
+	bool fetched = false;
 	size_t i;
 	int rc = -EAGAIN;
 
-	if (p == NULL)
-		return -EAGAIN;
+	if (p == NULL || (expired_ok && __atomic_load_n(&p->listed,
+						      __ATOMIC_RELAXED) == 0))
+		return -EAGAIN; /* no walk to go on with */
 	pthread_mutex_lock(&p->lock);
 	if (p->stopping)
 		goto unlock;
-	j = job_get(ctx, p, parent);
+	j = job_get(ctx, p, parent, expired_ok);
 	if (j == NULL)
 		goto unlock;
 	i = find_entry(j->snap, name);
@@ -437,8 +446,10 @@ int fs_prefetch_lookup(struct fs_ctx *ctx, const char *parent,
 		/* Sent ahead: the walk is real, so widen the window. */
 		while (j->state[i] == PF_AHEAD && !p->stopping)
 			pthread_cond_wait(&p->cond, &p->lock);
-		if (j->state[i] == PF_READY)
+		if (j->state[i] == PF_READY) {
 			consume(j, i, p);
+			fetched = true;
+		}
 		break;
 	}
 	spawn_workers(ctx, p, j);
@@ -448,6 +459,13 @@ int fs_prefetch_lookup(struct fs_ctx *ctx, const char *parent,
 	 * since: -EAGAIN, and the caller asks. */
 	rc = cached_answer(ctx, rel, out);
 	pthread_mutex_lock(&p->lock);
+	if (rc == -EAGAIN && fetched) {
+		/* Fetched so far ahead that the answer expired before the
+		 * walker came: a slower walk, so a narrower window. */
+		j->window = j->window / 4 < FS_PREFETCH_WINDOW_MIN
+				    ? FS_PREFETCH_WINDOW_MIN
+				    : j->window / 4;
+	}
 release:
 	job_unref(ctx, j);
 unlock:

@@ -14,7 +14,10 @@
  * The job runs ahead only while it is used, like read-ahead: the first
  * lookup in a listing sends nothing ahead, the second opens a window of
  * FS_PREFETCH_WINDOW_MIN entries, and every lookup the job answered
- * doubles the window (up to FS_PREFETCH_WINDOW_MAX). A stat of one or
+ * doubles the window (up to FS_PREFETCH_WINDOW_MAX); an answer that
+ * expired before the walker came shrinks it. A walk of a large
+ * directory outlasts its listing's TTL: the job goes on over the names
+ * of the expired listing (what it fetches is fresh). A stat of one or
  * two files therefore costs at most a window of extra HEADs, never one
  * per entry of a large directory. Its threads exit when idle for a
  * second.
@@ -48,12 +51,14 @@ void fs_prefetch_free(struct fs_ctx *ctx, struct fs_prefetch *p);
 /**
  * Look up file @p name of directory @p parent (path @p rel), which a
  * fresh listing names without metadata, as part of a possible walk.
- * 0 with @p out filled, -ENOENT (gone since listed) or another -errno
- * from the server; -EAGAIN when the prefetcher did not answer (the
- * caller asks the server itself).
+ * With @p expired_ok the listing may have expired since (the lookup
+ * found no fresh one): a walk already running over it goes on, none
+ * starts. 0 with @p out filled, -ENOENT (gone since listed) or another
+ * -errno from the server; -EAGAIN when the prefetcher did not answer
+ * (the caller asks the server itself).
  */
 int fs_prefetch_lookup(struct fs_ctx *ctx, const char *parent,
-		       const char *name, const char *rel,
+		       const char *name, const char *rel, bool expired_ok,
 		       struct attr_entry *out);
 
 /** A lookup of @p rel was answered by the attribute cache: when a job

@@ -148,6 +148,17 @@ static size_t bulk_discard(char *ptr, size_t size, size_t nmemb, void *ud)
 	return size * nmemb;
 }
 
+/* "<prefix>0000" to "<prefix>(n-1)", NULL-terminated (it_strv_free). */
+static char **numbered_keys(const char *prefix, size_t n)
+{
+	char **keys = calloc(n + 1, sizeof(*keys));
+
+	IT_ASSERT(keys != NULL);
+	for (size_t i = 0; i < n; i++)
+		IT_ASSERT(asprintf(&keys[i], "%s%04zu", prefix, i) > 0);
+	return keys;
+}
+
 static void put_many(const char *bucket, const char *const *keys, size_t n)
 {
 	enum { PARALLEL = 16 };
@@ -346,15 +357,12 @@ static unsigned long long mount_requests(struct it_mount *m, const char *what)
 IT_TEST(test_listing_attrs_ls_l)
 {
 	enum { N = 1500 };
-	char **keys = calloc(N + 1, sizeof(*keys));
+	char **keys = numbered_keys("ls/f", N);
 	unsigned long long heads, lists;
 	char bucket[64], path[PATH_MAX];
 	struct it_mount m;
 	struct stat st;
 
-	IT_ASSERT(keys != NULL);
-	for (size_t i = 0; i < N; i++)
-		IT_ASSERT(asprintf(&keys[i], "ls/f%04zu", i) > 0);
 	it_fresh_bucket(bucket);
 	put_many(bucket, (const char *const *)keys, N);
 	it_mount(&m, bucket, "listing_attrs");
@@ -378,9 +386,7 @@ IT_TEST(test_listing_attrs_ls_l)
 	IT_ASSERT_EQ_INT(mount_requests(&m, "head") - heads, 0);
 	IT_ASSERT_EQ_INT(mount_requests(&m, "list") - lists, 2);
 	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
-	for (size_t i = 0; i < N; i++)
-		free(keys[i]);
-	free(keys);
+	it_strv_free(keys);
 }
 
 /* One file's attributes as a walk sees them: lstat of every listed name,
@@ -450,7 +456,7 @@ static void put_with_meta(const char *bucket, const char *key, mode_t mode,
 IT_TEST(test_ls_l_walk_prefetch_and_memo)
 {
 	enum { N = 600 };
-	char **keys = calloc(N + 1, sizeof(*keys));
+	char **keys = numbered_keys("walk/f", N);
 	struct walk_want want[] = {
 		{"f0100", 0, 0600, 4321, 1234567890},
 		{"f0200", 0, 0640, 77, 1300000000},
@@ -462,9 +468,6 @@ IT_TEST(test_ls_l_walk_prefetch_and_memo)
 	struct stat st;
 	long t0;
 
-	IT_ASSERT(keys != NULL);
-	for (size_t i = 0; i < N; i++)
-		IT_ASSERT(asprintf(&keys[i], "walk/f%04zu", i) > 0);
 	it_fresh_bucket(bucket);
 	put_many(bucket, (const char *const *)keys, N);
 	put_with_meta(bucket, "walk/f0100", 0600, 4321, 1234567890);
@@ -548,9 +551,117 @@ IT_TEST(test_ls_l_walk_prefetch_and_memo)
 	IT_ASSERT_OK(lstat(path, &st));
 	IT_ASSERT_EQ_INT(st.st_mode & 07777, 0700);
 	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
-	for (size_t i = 0; i < N; i++)
-		free(keys[i]);
-	free(keys);
+	it_strv_free(keys);
+}
+
+/* ls -l of a directory too big for one listing page outlasts the
+ * listing's TTL (here 300 ms). Cold: the HEADs go on being sent ahead
+ * over the names of the expired listing, not one by one. Warm: every
+ * entry reaches the kernel with its attributes in the listing itself
+ * (readdirplus for all of it, not only the first chunk), so the stats
+ * after the listing expired need no request at all. */
+IT_TEST(test_walk_outlasts_listing)
+{
+	enum { N = 1100 };
+	char **keys = numbered_keys("big/f", N);
+	unsigned long long heads, used;
+	char bucket[64], path[PATH_MAX];
+	struct it_mount m;
+	struct stat st;
+	char **names;
+	size_t n = 0;
+
+	it_fresh_bucket(bucket);
+	put_many(bucket, (const char *const *)keys, N);
+	sleep(3); /* old enough to be memoed once read */
+	it_mount(&m, bucket, "dir_ttl=300");
+
+	/* Cold: the walk starts while the listing is fresh, goes on after
+	 * it expired. */
+	names = list_dir(it_path(&m, "big"), &n);
+	IT_ASSERT_EQ_INT(n, N);
+	heads = mount_requests(&m, "head");
+	used = mount_requests(&m, "prefetch_used");
+	for (size_t i = 0; i < n; i++) {
+		if (i == 2)
+			usleep(400 * 1000); /* past dir_ttl */
+		IT_SNPRINTF(path, "%s/%s", it_path(&m, "big"), names[i]);
+		IT_ASSERT_OK(lstat(path, &st));
+		IT_ASSERT_EQ_INT(st.st_size, strlen("big/") + strlen(names[i]));
+		IT_ASSERT_EQ_INT(st.st_mode & 07777, 0644);
+	}
+	it_log("cold walk of %d outlasting its listing: %llu HEAD, %llu sent "
+	       "ahead and used", N, mount_requests(&m, "head") - heads,
+	       mount_requests(&m, "prefetch_used") - used);
+	IT_ASSERT(mount_requests(&m, "head") - heads <= N + N / 10);
+	IT_ASSERT(mount_requests(&m, "prefetch_used") - used >= N / 2);
+	it_strv_free(names);
+	sleep(2); /* past every TTL */
+
+	/* Warm: the listing brings the attributes of every entry. */
+	names = list_dir(it_path(&m, "big"), &n);
+	IT_ASSERT_EQ_INT(n, N);
+	heads = mount_requests(&m, "head");
+	usleep(400 * 1000); /* past dir_ttl, within attr_ttl */
+	for (size_t i = 0; i < n; i++) {
+		IT_SNPRINTF(path, "%s/%s", it_path(&m, "big"), names[i]);
+		IT_ASSERT_OK(lstat(path, &st));
+		IT_ASSERT_EQ_INT(st.st_size, strlen("big/") + strlen(names[i]));
+	}
+	it_log("warm walk of %d outlasting its listing: %llu HEAD", N,
+	       mount_requests(&m, "head") - heads);
+	IT_ASSERT(mount_requests(&m, "head") - heads <= 2);
+	it_strv_free(names);
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+	it_strv_free(keys);
+}
+
+/* An open directory pages through one listing (the kernel resumes at
+ * offsets); rewinddir() starts over with a fresh one, which shows a file
+ * created meanwhile. Every name exactly once each time. */
+IT_TEST(test_readdir_rewind)
+{
+	const char *keys[] = {"r/a", "r/b", "r/c", NULL};
+	char bucket[64];
+	struct it_mount m;
+	struct dirent *de;
+	int fd, seen[5];
+	DIR *dir;
+
+	it_fresh_bucket(bucket);
+	put_many(bucket, keys, 3);
+	it_mount(&m, bucket, NULL);
+	dir = opendir(it_path(&m, "r"));
+	IT_ASSERT(dir != NULL);
+	for (int round = 0; round < 2; round++) {
+		memset(seen, 0, sizeof(seen));
+		errno = 0;
+		while ((de = readdir(dir)) != NULL) {
+			if (strcmp(de->d_name, ".") == 0)
+				seen[0]++;
+			else if (strcmp(de->d_name, "..") == 0)
+				continue;
+			else if (strlen(de->d_name) == 1 &&
+				 de->d_name[0] >= 'a' && de->d_name[0] <= 'd')
+				seen[1 + de->d_name[0] - 'a']++;
+			else
+				IT_FAIL("unexpected entry '%s'", de->d_name);
+		}
+		IT_ASSERT_EQ_INT(errno, 0);
+		IT_ASSERT_EQ_INT(seen[0], 1);
+		IT_ASSERT_EQ_INT(seen[1], 1);
+		IT_ASSERT_EQ_INT(seen[2], 1);
+		IT_ASSERT_EQ_INT(seen[3], 1);
+		IT_ASSERT_EQ_INT(seen[4], round);
+		if (round == 0) {
+			fd = open(it_path(&m, "r/d"), O_WRONLY | O_CREAT, 0644);
+			IT_ASSERT_OK(fd);
+			IT_ASSERT_OK(close(fd));
+			rewinddir(dir);
+		}
+	}
+	IT_ASSERT_OK(closedir(dir));
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
 }
 
 /* Create @p n new files "dir/nNNN" through open(O_CREAT|O_EXCL) as cp does,
@@ -578,19 +689,18 @@ static void create_burst(struct it_mount *m, const char *dir, int n)
 IT_TEST(test_create_burst_lists_instead_of_heads)
 {
 	enum { N = 40, BIG = 1100 };
-	char **keys = calloc(BIG + 1, sizeof(*keys));
+	char **keys = numbered_keys("big/k", BIG);
 	unsigned long long heads, lists, puts;
 	char bucket[64], rel[64];
 	struct it_mount m;
 	struct stat st;
 
-	IT_ASSERT(keys != NULL);
-	for (size_t i = 0; i < BIG; i++)
-		IT_ASSERT(asprintf(&keys[i], "big/k%04zu", i) > 0);
 	it_fresh_bucket(bucket);
 	put_many(bucket, (const char *const *)keys, BIG);
 	IT_ASSERT_EQ_INT(it_s3_put(bucket, "old/a", "x", 1, NULL), 200);
-	it_mount(&m, bucket, NULL);
+	/* TTLs longer than the test: on a slow run (sanitizers) a listing
+	 * expiring mid-burst would add a LIST and a HEAD to the counts. */
+	it_mount(&m, bucket, "attr_ttl=60000,dir_ttl=60000");
 
 	/* An existing directory, not listed: a burst of creates in it. */
 	IT_ASSERT_OK(stat(it_path(&m, "old"), &st));
@@ -649,9 +759,7 @@ IT_TEST(test_create_burst_lists_instead_of_heads)
 	IT_ASSERT_EQ_INT(mount_requests(&m, "list") - lists, 1 + 20);
 	IT_ASSERT_EQ_INT(mount_requests(&m, "head") - heads, 21);
 	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
-	for (size_t i = 0; i < BIG; i++)
-		free(keys[i]);
-	free(keys);
+	it_strv_free(keys);
 }
 
 /* 2,000 entries span two list pages of 1,000 keys (plus a third: 2,000
@@ -659,7 +767,7 @@ IT_TEST(test_create_burst_lists_instead_of_heads)
 IT_TEST(test_readdir_2000)
 {
 	enum { N = 2000 };
-	char **keys = calloc(N + 1, sizeof(*keys));
+	char **keys = numbered_keys("many/entry-", N);
 	char **names = calloc(N + 1, sizeof(*names));
 	char bucket[64];
 	struct it_mount m;
@@ -667,11 +775,9 @@ IT_TEST(test_readdir_2000)
 	size_t n = 0;
 	char **got;
 
-	IT_ASSERT(keys != NULL && names != NULL);
-	for (size_t i = 0; i < N; i++) {
-		IT_ASSERT(asprintf(&keys[i], "many/entry-%04zu", i) > 0);
+	IT_ASSERT(names != NULL);
+	for (size_t i = 0; i < N; i++)
 		names[i] = keys[i] + strlen("many/");
-	}
 	it_fresh_bucket(bucket);
 	t0 = it_now_ms();
 	put_many(bucket, (const char *const *)keys, N);
@@ -689,9 +795,7 @@ IT_TEST(test_readdir_2000)
 		expect_listing(it_path(&m, NULL), root, 1);
 	}
 	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
-	for (size_t i = 0; i < N; i++)
-		free(keys[i]);
-	free(keys);
+	it_strv_free(keys);
 	free(names);
 }
 

@@ -3,6 +3,7 @@
  * what the server holds (read back by the harness's independent client),
  * and what the server holds is exactly what a program reads.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -186,6 +187,38 @@ IT_TEST(test_fstat_while_writing)
 	IT_ASSERT_OK(fstat(fd, &st));
 	IT_ASSERT_EQ_INT(st.st_size, 1003);
 	IT_ASSERT_OK(close(fd));
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+}
+
+/* A listing that brings attributes (readdirplus) shows a file this
+ * mount is writing as its writer sees it, as stat does: were the
+ * listing's older size given to the kernel, the next O_APPEND write
+ * would land on top of the last one. */
+IT_TEST(test_readdir_while_appending)
+{
+	char bucket[64];
+	struct it_mount m;
+	struct stat st;
+	DIR *dir;
+	int fd;
+
+	it_fresh_bucket(bucket);
+	it_mount(&m, bucket, "listing_attrs");
+	IT_ASSERT_OK(mkdir(it_path(&m, "d"), 0755));
+	IT_ASSERT_EQ_INT(it_write_file(it_path(&m, "d/log"), "0123", 4), 0);
+	fd = open(it_path(&m, "d/log"), O_WRONLY | O_APPEND);
+	IT_ASSERT_OK(fd);
+	IT_ASSERT_EQ_INT(write(fd, "45", 2), 2);
+	dir = opendir(it_path(&m, "d"));
+	IT_ASSERT(dir != NULL);
+	while (readdir(dir) != NULL)
+		;
+	IT_ASSERT_OK(closedir(dir));
+	IT_ASSERT_OK(stat(it_path(&m, "d/log"), &st));
+	IT_ASSERT_EQ_INT(st.st_size, 6);
+	IT_ASSERT_EQ_INT(write(fd, "67", 2), 2);
+	IT_ASSERT_OK(close(fd));
+	expect_server(bucket, "d/log", "01234567", 8);
 	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
 }
 
