@@ -202,6 +202,13 @@ int fs_ops_getxattr(const char *path, const char *name, char *value,
 			 (unsigned long long)sst.retries, sent, answered);
 		return xattr_reply(text, value, size);
 	}
+	/* Namespaces other than user. are never stored: "not supported"
+	 * rather than "none here" lets ls -l (coreutils), which asks for
+	 * security.selinux and system.posix_acl_access of every file,
+	 * remember it for the whole mount after one file instead of
+	 * sending two FUSE requests per file. */
+	if (strncmp(name, "user.", 5) != 0)
+		return -ENOTSUP;
 	if (strcmp(name, FS_XATTR_ETAG) != 0)
 		return -ENODATA;
 	/* The caller's own open handle answers with its snapshot. */

@@ -383,6 +383,12 @@ IT_TEST(test_xattr_etag)
 
 	IT_ASSERT_ERRNO(getxattr(it_path(&m, "x"), "user.other", list,
 				 sizeof(list)), ENODATA);
+	/* Namespaces never stored: not supported (ls -l then stops asking
+	 * for them file after file). */
+	IT_ASSERT_ERRNO(lgetxattr(it_path(&m, "x"), "security.selinux", list,
+				  sizeof(list)), EOPNOTSUPP);
+	IT_ASSERT_ERRNO(getxattr(it_path(&m, "x"), "system.posix_acl_access",
+				 list, sizeof(list)), EOPNOTSUPP);
 	IT_ASSERT_ERRNO(getxattr(it_path(&m, "x"), "user.etag", small,
 				 sizeof(small)), ERANGE);
 	IT_ASSERT_ERRNO(getxattr(it_path(&m, "nope"), "user.etag", list,
