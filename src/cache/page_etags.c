@@ -22,7 +22,8 @@ struct etag_node {
 struct page_etags {
 	pthread_mutex_t lock;
 	size_t max_paths;
-	struct cache_table paths;
+	struct cache_table paths; /* the version the pages came from */
+	struct cache_table attrs; /* the version of the last attributes */
 };
 
 struct page_etags *page_etags_new(size_t max_paths)
@@ -32,6 +33,11 @@ struct page_etags *page_etags_new(size_t max_paths)
 	if (p == NULL)
 		return NULL;
 	if (cache_table_init(&p->paths, 64) != 0) {
+		free(p);
+		return NULL;
+	}
+	if (cache_table_init(&p->attrs, 64) != 0) {
+		cache_table_fini(&p->paths);
 		free(p);
 		return NULL;
 	}
@@ -46,35 +52,52 @@ void page_etags_free(struct page_etags *p)
 		return;
 	cache_table_drop_all(&p->paths);
 	cache_table_fini(&p->paths);
+	cache_table_drop_all(&p->attrs);
+	cache_table_fini(&p->attrs);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
+}
+
+/* Called under the lock: the node of @p path in @p t, made (dropping the
+ * least recently used when full) if missing; NULL when none can be. */
+static struct etag_node *node_get(struct page_etags *p, struct cache_table *t,
+				  const char *path, bool *found)
+{
+	struct etag_node *n;
+
+	n = (struct etag_node *)cache_table_find(t, path,
+						 cache_table_hash(path));
+	*found = n != NULL;
+	if (n != NULL) {
+		cache_table_touch(t, &n->h);
+		return n;
+	}
+	if (p->max_paths == 0)
+		return NULL;
+	if (t->count >= p->max_paths)
+		cache_table_drop_oldest(t);
+	n = (struct etag_node *)cache_table_node_new(sizeof(*n), path);
+	if (n != NULL)
+		cache_table_insert(t, &n->h);
+	return n;
 }
 
 bool page_etags_open(struct page_etags *p, const char *path,
 		     const char *etag)
 {
-	uint64_t hash = cache_table_hash(path);
 	struct etag_node *n;
-	bool same = false;
+	bool found, same = false;
 
 	if (etag == NULL || etag[0] == '\0') {
 		page_etags_forget(p, path);
 		return false;
 	}
 	pthread_mutex_lock(&p->lock);
-	n = (struct etag_node *)cache_table_find(&p->paths, path, hash);
+	n = node_get(p, &p->paths, path, &found);
 	if (n != NULL) {
-		same = strcmp(n->etag, etag) == 0;
-		cache_table_touch(&p->paths, &n->h);
-	} else if (p->max_paths > 0) {
-		if (p->paths.count >= p->max_paths)
-			cache_table_drop_oldest(&p->paths);
-		n = (struct etag_node *)cache_table_node_new(sizeof(*n), path);
-		if (n != NULL)
-			cache_table_insert(&p->paths, &n->h);
-	}
-	if (n != NULL)
+		same = found && strcmp(n->etag, etag) == 0;
 		snprintf(n->etag, sizeof(n->etag), "%s", etag);
+	}
 	pthread_mutex_unlock(&p->lock);
 	return same;
 }
@@ -90,5 +113,42 @@ void page_etags_forget(struct page_etags *p, const char *path)
 		cache_table_unlink(&p->paths, n);
 		free(n);
 	}
+	/* What the kernel was told of the path is unknown from now on
+	 * (a rename gives it another file's inode): the next answer
+	 * records it again. */
+	n = cache_table_find(&p->attrs, path, hash);
+	if (n != NULL) {
+		cache_table_unlink(&p->attrs, n);
+		free(n);
+	}
 	pthread_mutex_unlock(&p->lock);
+}
+
+void page_etags_note_attrs(struct page_etags *p, const char *path,
+			   const char *etag)
+{
+	struct etag_node *n;
+	bool found;
+
+	pthread_mutex_lock(&p->lock);
+	n = node_get(p, &p->attrs, path, &found);
+	if (n != NULL)
+		snprintf(n->etag, sizeof(n->etag), "%s", etag ? etag : "");
+	pthread_mutex_unlock(&p->lock);
+}
+
+bool page_etags_attrs_differ(struct page_etags *p, const char *path,
+			     const char *etag)
+{
+	uint64_t hash = cache_table_hash(path);
+	struct etag_node *n;
+	bool differ = false;
+
+	pthread_mutex_lock(&p->lock);
+	n = (struct etag_node *)cache_table_find(&p->attrs, path, hash);
+	if (n != NULL)
+		differ = n->etag[0] == '\0' || etag == NULL ||
+			 strcmp(n->etag, etag) != 0;
+	pthread_mutex_unlock(&p->lock);
+	return differ;
 }

@@ -31,7 +31,28 @@ bool page_etags_open(struct page_etags *p, const char *path,
 		     const char *etag);
 
 /** The cached pages of @p path can no longer be trusted (a local write,
- * a failed commit, unlink, rename). */
+ * a failed commit, unlink, rename); what its attributes were last is
+ * forgotten too. */
 void page_etags_forget(struct page_etags *p, const char *path);
+
+/**
+ * The kernel was just given the attributes (size above all) of @p path
+ * at version @p etag ("" or NULL: of no committed version, e.g. what a
+ * local writer has staged). The kernel keeps one i_size per file for
+ * every handle: see page_etags_attrs_differ().
+ */
+void page_etags_note_attrs(struct page_etags *p, const char *path,
+			   const char *etag);
+
+/**
+ * True when the attributes last given to the kernel for @p path were
+ * not those of version @p etag. A read that ends short (at the end of
+ * @p etag's bytes) is then not trusted: the kernel pads a short page
+ * read with zeros up to the size it believes, and keeps that size when
+ * another answer updated it meanwhile, so a reader would get zeros
+ * after the last byte of its version. Unknown paths: false.
+ */
+bool page_etags_attrs_differ(struct page_etags *p, const char *path,
+			     const char *etag);
 
 #endif

@@ -345,6 +345,7 @@ static int refresh_snapshot(struct fs_ctx *ctx, struct fs_handle *h)
 	if (e.kind != ATTR_FILE)
 		return -ENOENT;
 	log_debug("'%s': snapshot refreshed before the first read", h->key);
+	snprintf(h->refreshed_from, sizeof(h->refreshed_from), "%s", h->etag);
 	page_etags_forget(ctx->pages, h->rel);
 	if (h->ra != NULL)
 		fs_readahead_reset(ctx, h->ra);
@@ -375,6 +376,13 @@ static int read_remote(struct fs_ctx *ctx, struct fs_handle *h, char *buf,
 		return (int)n;
 	*got = (size_t)n;
 	return 0;
+}
+
+void fs_handle_mark_page_cached(struct fs_handle *h)
+{
+	pthread_mutex_lock(&h->lock);
+	h->page_cached = true;
+	pthread_mutex_unlock(&h->lock);
 }
 
 ssize_t fs_handle_read(struct fs_ctx *ctx, struct fs_handle *h, char *buf,
@@ -423,6 +431,17 @@ ssize_t fs_handle_read(struct fs_ctx *ctx, struct fs_handle *h, char *buf,
 	}
 	if (rc == -ENOENT)
 		rc = -ESTALE; /* the snapshot's object was deleted */
+	/* The end of the snapshot's bytes, through the page cache, while
+	 * the kernel was last told of another version: it would pad the
+	 * short page with zeros up to that version's size (and keep it,
+	 * when another answer came in between), a mix of two versions.
+	 * The version a refresh replaced is not "another": the reader
+	 * never saw it, and its end is the known limit of a refresh. */
+	if (rc == 0 && got < size && h->page_cached &&
+	    page_etags_attrs_differ(ctx->pages, h->rel, h->etag) &&
+	    (h->refreshed_from[0] == '\0' ||
+	     page_etags_attrs_differ(ctx->pages, h->rel, h->refreshed_from)))
+		rc = -ESTALE;
 	if (rc == -ESTALE)
 		log_notice("'%s' changed on the server since it was opened "
 			   "(ETag %s): read fails with ESTALE",

@@ -40,6 +40,9 @@ struct fs_handle {
 	char *rel; /**< path relative to the mount */
 	char *key; /**< S3 key */
 	char etag[S3_ETAG_MAX]; /**< the snapshot; "" while is_new */
+	/** the snapshot a refresh before the first read replaced, whose
+	 * attributes the kernel may still hold; "" when none */
+	char refreshed_from[S3_ETAG_MAX];
 	char if_match_override[S3_ETAG_MAX]; /**< set by xattr, or "" */
 	/** Commit token of the snapshot version, recorded as the parent of
 	 * the next commit (see s3_meta.parent). */
@@ -51,6 +54,8 @@ struct fs_handle {
 	/** A read already returned bytes. Stored atomically: a read peeks
 	 * at it before taking the lock. */
 	bool bytes_returned;
+	/** reads go through the kernel's page cache (not direct_io) */
+	bool page_cached;
 	struct fs_stage stage; /**< fd -1 until the content is staged */
 	enum fs_stage_state stage_state; /**< what the manifest says */
 	uint64_t size;	   /**< current content size */
@@ -87,6 +92,9 @@ int fs_handle_open(struct fs_ctx *ctx, const char *rel, int flags,
 
 /** Read from the snapshot (or the staged content). Bytes or -errno;
  * -ESTALE when the version is gone after bytes were returned. */
+/** The handle reads through the kernel's page cache (set at open). */
+void fs_handle_mark_page_cached(struct fs_handle *h);
+
 ssize_t fs_handle_read(struct fs_ctx *ctx, struct fs_handle *h, char *buf,
 		       size_t size, off_t off);
 

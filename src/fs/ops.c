@@ -68,12 +68,16 @@ static int op_getattr(const char *path, struct stat *st,
 	/* A file this mount is writing is shown as its writer sees it: the
 	 * kernel adopts the size getattr reports, and an O_APPEND write goes
 	 * to that size. */
-	if (fs_handle_find_local(ctx, rel, false, st))
+	if (fs_handle_find_local(ctx, rel, false, st)) {
+		page_etags_note_attrs(ctx->pages, rel, NULL);
 		return 0;
+	}
 	rc = fs_lookup(ctx, rel, &e);
 	if (rc != 0)
 		return rc;
 	fs_lookup_to_stat(ctx, &e, st);
+	if (e.kind == ATTR_FILE)
+		page_etags_note_attrs(ctx->pages, rel, e.etag);
 	return 0;
 }
 
@@ -151,8 +155,11 @@ static bool fill_entry(struct fs_ctx *ctx, const char *dir,
 			   : snprintf(rel, sizeof(rel), "%s", e->name);
 		if (n < 0 || (size_t)n >= sizeof(rel))
 			goto type_only; /* a lookup answers for it */
-		if (fs_handle_find_local(ctx, rel, false, st))
+		if (fs_handle_find_local(ctx, rel, false, st)) {
+			page_etags_note_attrs(ctx->pages, rel, NULL);
 			return true;
+		}
+		page_etags_note_attrs(ctx->pages, rel, a->etag);
 	}
 	fs_lookup_to_stat(ctx, a, st);
 	return true;
@@ -231,6 +238,7 @@ static int open_common(const char *path, struct fuse_file_info *fi,
 	} else {
 		/* Pages cached from this very version may be kept. */
 		fi->keep_cache = page_etags_open(ctx->pages, h->rel, h->etag);
+		fs_handle_mark_page_cached(h);
 		/* The kernel may serve bytes of this version without asking
 		 * us: a later silent refresh to another version would mix. */
 		if (fi->keep_cache)

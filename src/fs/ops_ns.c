@@ -325,6 +325,9 @@ int fs_ops_rename(const char *from, const char *to, unsigned int flags)
 		rc = rename_object(ctx, skey, dkey, se.etag);
 		fs_lookup_note_change(ctx, src, NULL);
 		attr_cache_invalidate(ctx->attrs, dst);
+		/* The kernel moves the source's inode to dst: what it held
+		 * for dst before tells nothing now. */
+		page_etags_forget(ctx->pages, dst);
 		dir_cache_invalidate_all(ctx->dirs);
 	}
 out:

@@ -435,6 +435,9 @@ static int curl_perform(void *impl, const struct s3_http_request *req,
 	SETOPT(h, CURLOPT_ERRORBUFFER, errbuf);
 	SETOPT(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	SETOPT(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* One live connection per pooled handle (libcurl would keep 5 per
+	 * handle), so the pool bounds the sockets: max_connections. */
+	SETOPT(h, CURLOPT_MAXCONNECTS, 1L);
 	SETOPT(h, CURLOPT_FOLLOWLOCATION, 0L);
 	SETOPT(h, CURLOPT_SSL_VERIFYPEER, t->insecure ? 0L : 1L);
 	SETOPT(h, CURLOPT_SSL_VERIFYHOST, t->insecure ? 0L : 2L);

@@ -676,6 +676,48 @@ IT_TEST(test_reader_refresh_before_first_read)
 	IT_ASSERT_EQ_INT(it_unmount(&a.m), 0);
 }
 
+/* A reader through the page cache whose object was replaced by a longer
+ * version, which the kernel has since been told of (a stat on this
+ * mount): at the end of its version the read fails with ESTALE. The
+ * kernel pads a short page read with zeros up to the size it believes;
+ * a reader must never be handed those as bytes of its file. */
+IT_TEST(test_reader_end_after_kernel_saw_newer)
+{
+	const size_t n1 = 6000, n2 = 9000;
+	unsigned char v1[6000], v2[9000], buf[16384];
+	char bucket[64];
+	struct side a;
+	struct stat st;
+	size_t got = 0;
+	ssize_t n;
+	int fd, err;
+
+	it_random_bytes(v1, n1, 43);
+	it_random_bytes(v2, n2, 44);
+	it_fresh_bucket(bucket);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "e", v1, n1, NULL), 200);
+	mount_side(&a, bucket);
+	fd = open(it_path(&a.m, "e"), O_RDONLY);
+	IT_ASSERT_OK(fd);
+	IT_ASSERT_EQ_INT(read(fd, buf, 100), 100);
+	IT_ASSERT_MEM(buf, v1, 100);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "e", v2, n2, NULL), 200);
+	usleep(1200 * 1000); /* past attr_ttl */
+	IT_ASSERT_OK(stat(it_path(&a.m, "e"), &st));
+	IT_ASSERT_EQ_INT(st.st_size, n2);
+	errno = 0;
+	n = read_some(fd, buf, sizeof(buf), &got);
+	err = errno;
+	IT_ASSERT_OK(close(fd));
+	IT_ASSERT_MSG(n < 0 && err == ESTALE,
+		      "read after the kernel saw the newer size: %zd, %zu "
+		      "bytes, %s", n, got, strerror(err));
+	/* Whatever came before the error is the old version's. */
+	IT_ASSERT(got <= n1 - 100);
+	IT_ASSERT_MEM(buf, v1 + 100, got);
+	IT_ASSERT_EQ_INT(it_unmount(&a.m), 0);
+}
+
 /* ------------------------------------------------------------- xattrs */
 
 static size_t get_etag(const char *path, int fd, char *out)

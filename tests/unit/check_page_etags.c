@@ -56,6 +56,36 @@ START_TEST(test_bounded_lru)
 }
 END_TEST
 
+START_TEST(test_attrs_version)
+{
+	struct page_etags *p = page_etags_new(2);
+
+	/* Nothing told yet: no reason to distrust a short read. */
+	ck_assert(!page_etags_attrs_differ(p, "a", "\"e1\""));
+	page_etags_note_attrs(p, "a", "\"e1\"");
+	ck_assert(!page_etags_attrs_differ(p, "a", "\"e1\""));
+	ck_assert(page_etags_attrs_differ(p, "a", "\"e2\""));
+	/* The newest answer counts. */
+	page_etags_note_attrs(p, "a", "\"e2\"");
+	ck_assert(page_etags_attrs_differ(p, "a", "\"e1\""));
+	/* A local writer's view is no version at all. */
+	page_etags_note_attrs(p, "a", NULL);
+	ck_assert(page_etags_attrs_differ(p, "a", "\"e2\""));
+	/* Independent of the page versions; forget() drops it too. */
+	ck_assert(!page_etags_open(p, "a", "\"e2\""));
+	ck_assert(page_etags_attrs_differ(p, "a", "\"e2\""));
+	page_etags_forget(p, "a");
+	ck_assert(!page_etags_attrs_differ(p, "a", "\"e2\""));
+	page_etags_note_attrs(p, "a", NULL);
+	/* Bounded: the least recently told path is forgotten. */
+	page_etags_note_attrs(p, "b", "\"x\"");
+	page_etags_note_attrs(p, "c", "\"x\"");
+	ck_assert(!page_etags_attrs_differ(p, "a", "\"e9\""));
+	ck_assert(page_etags_attrs_differ(p, "b", "\"e9\""));
+	page_etags_free(p);
+}
+END_TEST
+
 static Suite *page_etags_suite(void)
 {
 	Suite *s = suite_create("page_etags");
@@ -64,6 +94,7 @@ static Suite *page_etags_suite(void)
 	tcase_add_test(tc, test_same_version_keeps);
 	tcase_add_test(tc, test_forget);
 	tcase_add_test(tc, test_bounded_lru);
+	tcase_add_test(tc, test_attrs_version);
 	suite_add_tcase(s, tc);
 	return s;
 }
