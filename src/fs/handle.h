@@ -90,11 +90,11 @@ pid_t fs_handle_tgid_of(pid_t tid);
 int fs_handle_open(struct fs_ctx *ctx, const char *rel, int flags,
 		   bool create, mode_t mode, struct fs_handle **out);
 
-/** Read from the snapshot (or the staged content). Bytes or -errno;
- * -ESTALE when the version is gone after bytes were returned. */
 /** The handle reads through the kernel's page cache (set at open). */
 void fs_handle_mark_page_cached(struct fs_handle *h);
 
+/** Read from the snapshot (or the staged content). Bytes or -errno;
+ * -ESTALE when the version is gone after bytes were returned. */
 ssize_t fs_handle_read(struct fs_ctx *ctx, struct fs_handle *h, char *buf,
 		       size_t size, off_t off);
 
@@ -113,6 +113,11 @@ int fs_handle_commit(struct fs_ctx *ctx, struct fs_handle *h);
 
 /** The handle's view of its file. */
 void fs_handle_stat(struct fs_ctx *ctx, struct fs_handle *h, struct stat *st);
+
+/** The attributes @p h shows, as an attribute entry. The caller holds
+ * h->lock, or the list lock (which keeps @p h alive; a size torn by a
+ * concurrent write is then harmless). */
+void fs_handle_entry(const struct fs_handle *h, struct attr_entry *e);
 
 /** A change of attributes (chmod, chown, utimens). */
 struct fs_meta_change {

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
-#include <time.h>
 
 #include "fs/handle.h"
 #include "fs/lookup.h"
@@ -93,23 +92,8 @@ static int op_getattr(const char *path, struct stat *st,
 struct fs_dir_handle {
 	struct fs_listing l;
 	bool listed;
-	struct timespec listed_at; /* CLOCK_MONOTONIC */
+	uint64_t listed_ms; /* cache_clock_monotonic_ms() */
 };
-
-/* Attributes go to the kernel only while the held listing is as fresh
- * as the directory cache would allow (a reader may pause between
- * calls); after that, names only, and lookups follow. */
-static bool listing_fresh(const struct fs_ctx *ctx,
-			  const struct fs_dir_handle *d)
-{
-	struct timespec now;
-	long long ms;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	ms = (long long)(now.tv_sec - d->listed_at.tv_sec) * 1000 +
-	     (now.tv_nsec - d->listed_at.tv_nsec) / 1000000;
-	return ms < (long long)ctx->opts.dir_ttl_ms;
-}
 
 static int op_opendir(const char *path, struct fuse_file_info *fi)
 {
@@ -190,9 +174,13 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		if (rc != 0)
 			return rc;
 		d->listed = true;
-		clock_gettime(CLOCK_MONOTONIC, &d->listed_at);
+		d->listed_ms = cache_clock_monotonic_ms();
 	}
-	plus = plus && listing_fresh(ctx, d);
+	/* Attributes go to the kernel only while the held listing is as
+	 * fresh as the directory cache would allow (a reader may pause
+	 * between calls); after that, names only, and lookups follow. */
+	plus = plus && cache_clock_monotonic_ms() - d->listed_ms <
+			       ctx->opts.dir_ttl_ms;
 	memset(&st, 0, sizeof(st));
 	st.st_mode = S_IFDIR;
 	if (off < 1 && filler(buf, ".", &st, 1, 0) != 0)

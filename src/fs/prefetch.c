@@ -324,16 +324,14 @@ static struct pf_job *job_get(struct fs_ctx *ctx, struct fs_prefetch *p,
 			job_unlist(ctx, p, j);
 		}
 	}
-	if (snap == NULL && found == NULL)
-		return NULL;
-	if (snap == NULL) {
-		/* the expired listing's job, kept */
-	} else if (found != NULL) {
-		dir_snapshot_release(ctx->dirs, snap);
-	} else {
-		found = job_new(ctx, p, dir, snap);
+	if (found == NULL) {
+		if (snap == NULL)
+			return NULL;
+		found = job_new(ctx, p, dir, snap); /* takes snap */
 		if (found == NULL)
 			return NULL;
+	} else if (snap != NULL) {
+		dir_snapshot_release(ctx->dirs, snap);
 	}
 	found->used_ms = now;
 	found->refs++;
