@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "fs/ctx.h"
+#include "fs/memo_file.h"
 #include "fs/ops.h"
 #include "fs/options.h"
 #include "fs/staging.h"
@@ -272,6 +273,9 @@ int main(int argc, char *argv[])
 	log_notice("%s", ctx_caps_line);
 	log_notice("mounted s3://%s/%s at %s (endpoint %s)", ctx.opts.bucket,
 		   ctx.opts.prefix, copts.mountpoint, ctx.opts.endpoint);
+	/* Before the first request is served, with the mount's logging on
+	 * (a memo that is not trusted says so). */
+	fs_memo_file_load(&ctx);
 	/* Content left by a mount of this bucket that died: committed with
 	 * its original precondition, or kept (see staging.h). Done before
 	 * the first request is served, with the mount's logging on. */
@@ -306,6 +310,8 @@ out:
 	if (loop != NULL)
 		fuse_loop_cfg_destroy(loop);
 	if (ctx.s3 != NULL) {
+		if (mounted)
+			fs_memo_file_save(&ctx);
 		fs_staging_fini(&ctx);
 		fs_ctx_destroy(&ctx);
 	}

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "s3/meta.h"
+#include "util/buf.h"
 
 struct meta_memo;
 
@@ -39,6 +40,26 @@ void meta_memo_put(struct meta_memo *m, const char *path, const char *etag,
  * @p out. false when that exact version is not remembered. */
 bool meta_memo_get(struct meta_memo *m, const char *path, const char *etag,
 		   time_t last_modified, struct s3_meta *out);
+
+/**
+ * Write every remembered version to @p out in the memo file format,
+ * least recently used first, after a header line naming @p id (the
+ * endpoint, bucket and prefix the paths belong to). A later mount reads
+ * it back with meta_memo_read(), so that its first `ls -l` of a
+ * directory it has seen before needs no HEAD per file. 0 or -errno
+ * (-E2BIG past @p out's bound).
+ */
+int meta_memo_write(struct meta_memo *m, const char *id, struct buf *out);
+
+/**
+ * Remember the versions of memo file text @p text (NUL-terminated) whose
+ * header names @p id. The text comes from disk and may be torn or edited:
+ * malformed lines are skipped and counted in *@p skipped. Returns the
+ * number of versions added, or -EINVAL when the header is missing or
+ * names another id (nothing added).
+ */
+long meta_memo_read(struct meta_memo *m, const char *id, const char *text,
+		    size_t *skipped);
 
 /** Number of paths remembered (tests, statistics). */
 size_t meta_memo_count(struct meta_memo *m);

@@ -52,8 +52,7 @@ int fs_ctx_mkdirs(const char *path)
 	return 0;
 }
 
-/* $XDG_STATE_HOME/etagfs/<leaf>, else ~/.local/state/etagfs/<leaf>. */
-static char *default_state_dir(const char *leaf)
+char *fs_ctx_state_dir(const char *leaf)
 {
 	const char *xdg = getenv("XDG_STATE_HOME");
 	const char *home = getenv("HOME");
@@ -75,7 +74,7 @@ static int prepare_dir(char **field, const char *given, const char *leaf,
 {
 	int rc;
 
-	*field = given ? strdup(given) : default_state_dir(leaf);
+	*field = given ? strdup(given) : fs_ctx_state_dir(leaf);
 	if (*field == NULL)
 		return -ENOMEM;
 	rc = fs_ctx_mkdirs(*field);
@@ -135,6 +134,7 @@ void fs_ctx_destroy(struct fs_ctx *ctx)
 	s3_client_free(ctx->s3);
 	free(ctx->staging_dir);
 	free(ctx->conflict_dir);
+	free(ctx->memo_path);
 	fs_options_free(&ctx->opts);
 	pthread_mutex_destroy(&ctx->handles_lock);
 	memset(ctx, 0, sizeof(*ctx));

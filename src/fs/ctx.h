@@ -34,6 +34,7 @@ struct fs_ctx {
 	char *owner_path;
 	char owner_id[17];
 	char *conflict_dir; /**< owned, exists, mode 0700 */
+	char *memo_path;    /**< owned; NULL: the memo is not kept on disk */
 	uid_t uid;	    /**< owner shown for objects without metadata */
 	gid_t gid;
 	bool read_only; /**< mounted with -o ro, or forced by the probe */
@@ -62,5 +63,9 @@ void fs_ctx_new_meta(struct fs_ctx *ctx, struct s3_meta *m, mode_t mode);
 
 /** mkdir -p with mode 0700 for the last component. */
 int fs_ctx_mkdirs(const char *path);
+
+/** $XDG_STATE_HOME/etagfs/@p leaf, else ~/.local/state/etagfs/@p leaf
+ * (malloc'd; NULL on -ENOMEM). Not created. */
+char *fs_ctx_state_dir(const char *leaf);
 
 #endif

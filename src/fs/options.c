@@ -44,6 +44,7 @@ static const struct fuse_opt fs_option_spec[] = {
 	OPT("ca_file=%s", ca_file),
 	OPT("staging_dir=%s", staging_dir),
 	OPT("conflict_dir=%s", conflict_dir),
+	OPT("memo_file=%s", memo_file),
 	OPT("attr_ttl=%u", attr_ttl_ms),
 	OPT("dir_ttl=%u", dir_ttl_ms),
 	OPT("timeout=%d", timeout_s),
@@ -373,6 +374,7 @@ void fs_options_free(struct fs_options *o)
 	free(o->passwd_file);
 	free(o->ca_file);
 	free(o->staging_dir);
+	free(o->memo_file);
 	free(o->conflict_dir);
 	memset(o, 0, sizeof(*o));
 }
@@ -406,6 +408,8 @@ void fs_options_print_help(const char *progname)
 	       "    -o staging_dir=PATH      where written data is staged\n"
 	       "    -o conflict_dir=PATH     where rejected writes are kept\n"
 	       "    -o conflict_copy=bucket  keep them as sibling objects instead\n"
+	       "    -o memo_file=PATH|none   where the metadata of seen object\n"
+	       "                             versions is kept between mounts\n"
 	       "    -o multipart_threshold=SIZE  multipart above this (64M)\n"
 	       "    -o part_size=SIZE        multipart part size (16M)\n"
 	       "    -o single_put_limit=SIZE largest single PUT (5G)\n"

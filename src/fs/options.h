@@ -27,6 +27,7 @@ struct fs_options {
 	char *ca_file;
 	char *staging_dir;  /**< NULL: default under the user's state dir */
 	char *conflict_dir; /**< NULL: default under the user's state dir */
+	char *memo_file;    /**< NULL: default under the state dir; "none" */
 	enum s3_addressing addressing;
 	int unsigned_payload;
 	unsigned attr_ttl_ms;

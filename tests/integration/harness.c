@@ -1510,6 +1510,18 @@ int it_read_file(const char *path, void **data, size_t *len)
 	return *data ? 0 : ENOMEM;
 }
 
+bool it_log_contains(const struct it_mount *m, const char *needle)
+{
+	void *text = NULL;
+	size_t len = 0;
+	bool found;
+
+	IT_ASSERT_EQ_INT(it_read_file(m->log, &text, &len), 0);
+	found = strstr(text, needle) != NULL;
+	free(text);
+	return found;
+}
+
 void it_random_bytes(void *buf, size_t n, uint64_t seed)
 {
 	unsigned char *p = buf;
@@ -1623,6 +1635,13 @@ int main(int argc, char **argv)
 	if (!mkdtemp(root) || !realpath(root, it_env.tmp_root))
 		hard_error("cannot create a scratch dir %s: %s", root,
 			   strerror(errno));
+	/* etagfs keeps state (staging, conflict copies, the metadata memo
+	 * of every bucket it mounted) under $XDG_STATE_HOME: the tests'
+	 * state goes with their scratch dir, not into the user's home. */
+	if ((size_t)snprintf(root, sizeof(root), "%s/state", it_env.tmp_root) >=
+		    sizeof(root) ||
+	    mkdir(root, 0700) != 0 || setenv("XDG_STATE_HOME", root, 1) != 0)
+		hard_error("cannot create %s: %s", root, strerror(errno));
 	atexit(at_exit_cleanup);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_fatal_signal;

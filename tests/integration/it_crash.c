@@ -398,22 +398,9 @@ static void expect_absent(const char *bucket, const char *key)
 	IT_ASSERT_MSG(st == 404, "HEAD %s: HTTP %ld, expected 404", key, st);
 }
 
-/* etagfs's log of @p m contains @p needle. */
-static bool log_has(const struct it_mount *m, const char *needle)
-{
-	void *text = NULL;
-	size_t len = 0;
-	bool found;
-
-	IT_ASSERT_EQ_INT(it_read_file(m->log, &text, &len), 0);
-	found = strstr(text, needle) != NULL;
-	free(text);
-	return found;
-}
-
 static void expect_log(const struct it_mount *m, const char *needle)
 {
-	if (!log_has(m, needle)) {
+	if (!it_log_contains(m, needle)) {
 		it_mount_log_tail(m, 20);
 		IT_FAIL("etagfs's log has no \"%s\"", needle);
 	}
@@ -580,7 +567,7 @@ IT_TEST(test_crash_after_close)
 	mount_on(&m, bucket, &d, false, NULL);
 	IT_ASSERT_EQ_INT(conflict_files(&d, bucket), 0);
 	IT_ASSERT_EQ_INT(manifests(d.stage), 0);
-	IT_ASSERT(!log_has(&m, "recovery"));
+	IT_ASSERT(!it_log_contains(&m, "recovery"));
 	expect_server(bucket, "closed.bin", data, sizeof(data), etag_after);
 	IT_ASSERT_EQ_STR(etag_after, etag);
 	IT_ASSERT_EQ_INT(it_unmount(&m), 0);

@@ -447,6 +447,22 @@ static void put_with_meta(const char *bucket, const char *key, mode_t mode,
 			 200);
 }
 
+/* Another writer rewrites @p key's metadata in place (a server-side
+ * copy onto itself): the same bytes and ETag, a new Last-Modified, mode
+ * 0700 and uid 78. */
+static void chmod_remotely(const char *bucket, const char *key)
+{
+	char src[256];
+	const char *hdrs[] = {src, "x-amz-metadata-directive: REPLACE",
+			      "x-amz-meta-mode: 33216", "x-amz-meta-uid: 78",
+			      NULL};
+
+	IT_SNPRINTF(src, "x-amz-copy-source: /%s/%s", bucket, key);
+	IT_ASSERT_EQ_INT(it_s3_request("PUT", bucket, key, NULL, hdrs, NULL, 0,
+				       NULL),
+			 200);
+}
+
 /* ls -l of a listed directory without listing_attrs: every file shows
  * its exact metadata (mode, owner, mtime from x-amz-meta-*), the HEADs
  * are sent ahead of the walk (prefetch), each file costs one HEAD at
@@ -463,7 +479,7 @@ IT_TEST(test_ls_l_walk_prefetch_and_memo)
 		{"f0300", 0, 0755, -1, -1},
 	};
 	unsigned long long heads, lists, used;
-	char bucket[64], src[256], path[PATH_MAX];
+	char bucket[64], path[PATH_MAX];
 	struct it_mount m;
 	struct stat st;
 	long t0;
@@ -524,16 +540,7 @@ IT_TEST(test_ls_l_walk_prefetch_and_memo)
 	/* Another writer: f0200's metadata rewritten in place (same bytes,
 	 * so the same ETag, a new Last-Modified), f0300's content replaced
 	 * (a new ETag; its metadata goes). */
-	IT_SNPRINTF(src, "x-amz-copy-source: /%s/walk/f0200", bucket);
-	{
-		const char *hdrs[] = {src, "x-amz-metadata-directive: REPLACE",
-				      "x-amz-meta-mode: 33216",
-				      "x-amz-meta-uid: 78", NULL};
-
-		IT_ASSERT_EQ_INT(it_s3_request("PUT", bucket, "walk/f0200",
-					       NULL, hdrs, NULL, 0, NULL),
-				 200);
-	}
+	chmod_remotely(bucket, "walk/f0200");
 	IT_ASSERT_EQ_INT(it_s3_put(bucket, "walk/f0300", "walk/f0300",
 				   strlen("walk/f0300"), NULL),
 			 200);
@@ -551,6 +558,72 @@ IT_TEST(test_ls_l_walk_prefetch_and_memo)
 	IT_ASSERT_OK(lstat(path, &st));
 	IT_ASSERT_EQ_INT(st.st_mode & 07777, 0700);
 	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+	it_strv_free(keys);
+}
+
+/* The memo outlives the mount: a fresh mount of the same bucket lists a
+ * directory an earlier mount walked with LISTs only and shows every
+ * file's exact metadata; a version changed in between costs its HEAD and
+ * shows the new metadata. A memo file others may write is not trusted. */
+IT_TEST(test_memo_file_across_mounts)
+{
+	enum { N = 300 };
+	char **keys = numbered_keys("keep/f", N);
+	struct walk_want want[] = {
+		{"f0100", 0, 0600, 4321, 1234567890},
+		{"f0200", 0, 0640, 77, 1300000000},
+	};
+	unsigned long long heads, lists;
+	char bucket[64], memo[PATH_MAX], opts[PATH_MAX + 64];
+	struct it_mount m;
+	struct stat st;
+
+	it_fresh_bucket(bucket);
+	put_many(bucket, (const char *const *)keys, N);
+	put_with_meta(bucket, "keep/f0100", 0600, 4321, 1234567890);
+	put_with_meta(bucket, "keep/f0200", 0640, 77, 1300000000);
+	sleep(3); /* versions read 2 s after they were written are memoed */
+	IT_SNPRINTF(memo, "%s/bucket.memo", it_mkdtemp("memo"));
+	IT_SNPRINTF(opts, "umask=022,memo_file=%s", memo);
+
+	/* First mount: a HEAD per file, the memo saved at unmount. */
+	it_mount(&m, bucket, opts);
+	heads = mount_requests(&m, "head");
+	walk_check(&m, "keep", N, want, 2);
+	it_log("first mount's walk: %llu HEAD",
+	       mount_requests(&m, "head") - heads);
+	IT_ASSERT(mount_requests(&m, "head") - heads >= N);
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+	IT_ASSERT_OK(stat(memo, &st));
+	IT_ASSERT_EQ_INT(st.st_mode & 0777, 0600);
+
+	/* Another writer rewrites f0200's metadata in between. */
+	chmod_remotely(bucket, "keep/f0200");
+	want[1].mode = 0700;
+	want[1].uid = 78;
+	want[1].mtime = -1;
+
+	/* Second mount: the listing only, but for the changed file. */
+	it_mount(&m, bucket, opts);
+	heads = mount_requests(&m, "head");
+	lists = mount_requests(&m, "list");
+	walk_check(&m, "keep", N, want, 2);
+	it_log("fresh mount with the memo: %llu HEAD, %llu LIST",
+	       mount_requests(&m, "head") - heads,
+	       mount_requests(&m, "list") - lists);
+	IT_ASSERT(mount_requests(&m, "head") - heads <= 2);
+	IT_ASSERT(mount_requests(&m, "list") - lists <= 3);
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+
+	/* A memo others could have written is ignored: HEADs again. */
+	IT_ASSERT_OK(chmod(memo, 0666));
+	it_mount(&m, bucket, opts);
+	heads = mount_requests(&m, "head");
+	walk_check(&m, "keep", N, want, 2);
+	IT_ASSERT(mount_requests(&m, "head") - heads >= N);
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+	IT_ASSERT_MSG(it_log_contains(&m, "ignoring metadata memo"),
+		      "no \"ignoring metadata memo\" line in %s", m.log);
 	it_strv_free(keys);
 }
 

@@ -532,19 +532,6 @@ static int copies_of(const struct dirs *d, const char *bucket,
 	return n;
 }
 
-/* etagfs's log of @p m contains @p needle. */
-static bool log_has(const struct it_mount *m, const char *needle)
-{
-	void *text = NULL;
-	size_t len = 0;
-	bool found;
-
-	IT_ASSERT_EQ_INT(it_read_file(m->log, &text, &len), 0);
-	found = strstr(text, needle) != NULL;
-	free(text);
-	return found;
-}
-
 /* ------------------------------------------------------ observations */
 
 /* Which of two versions the server has (byte-exact): 0 @p a, 1 @p b;
@@ -768,7 +755,7 @@ static void commit_vs_kill(enum when when, enum back back, int *close_err,
 			      "kept",
 			      copies);
 		expect_file(copy, fresh, BIG);
-		IT_ASSERT_MSG(log_has(&m, "could not save '"),
+		IT_ASSERT_MSG(it_log_contains(&m, "could not save '"),
 			      "no \"could not save\" line in %s", m.log);
 	}
 

@@ -4,6 +4,7 @@
  * version per path, evicts the least recently used path at its bound,
  * and stays consistent under concurrent use.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -170,6 +171,154 @@ START_TEST(test_threads)
 }
 END_TEST
 
+
+/* Everything a version carries comes back from the file exactly, for
+ * paths and ETags with spaces, newlines, '%' and UTF-8, in LRU order. */
+START_TEST(test_file_round_trip)
+{
+	struct meta_memo *a = meta_memo_new(16), *b = meta_memo_new(16);
+	struct s3_meta in, out;
+	struct buf text;
+	size_t skipped = 99;
+	const char *odd = "dir with space/new\nline%25 \xc3\xa9t\xc3\xa9.txt";
+
+	memset(&in, 0, sizeof(in));
+	in.has_mode = in.has_uid = in.has_gid = in.has_mtime = true;
+	in.mode = S_IFREG | 04751;
+	in.uid = 4000000000u; /* (uid_t)-1 is "none" */
+	in.gid = 0;
+	in.mtime.tv_sec = -5;
+	in.mtime.tv_nsec = 999999999;
+	memcpy(in.token, "0123456789abcdef0123456789abcdef", 33);
+	memcpy(in.parent, "fedcba9876543210fedcba9876543210", 33);
+	meta_memo_put(a, odd, "\"9b2cf535f27731c974343645a3985328\"", 1700000000,
+		      &in);
+	struct s3_meta plain = meta_mode(S_IFLNK | 0777);
+	meta_memo_put(a, "b", "e-2", 1, &plain);
+
+	buf_init(&text, 1 << 20);
+	ck_assert_int_eq(meta_memo_write(a, "http://h:1\nbkt\np/", &text), 0);
+	ck_assert_ptr_null(strchr(strchr(buf_str(&text), '\n') + 1, '\t'));
+	ck_assert_int_eq(meta_memo_read(b, "http://h:1\nbkt\np/", buf_str(&text),
+					&skipped),
+			 2);
+	ck_assert_uint_eq(skipped, 0);
+	memset(&out, 0x55, sizeof(out));
+	ck_assert(meta_memo_get(b, odd, "\"9b2cf535f27731c974343645a3985328\"",
+				1700000000, &out));
+	ck_assert(out.has_mode && out.has_uid && out.has_gid && out.has_mtime);
+	ck_assert_uint_eq(out.mode, S_IFREG | 04751);
+	ck_assert_uint_eq(out.uid, 4000000000u);
+	ck_assert_uint_eq(out.gid, 0);
+	ck_assert_int_eq(out.mtime.tv_sec, -5);
+	ck_assert_int_eq(out.mtime.tv_nsec, 999999999);
+	ck_assert_str_eq(out.token, "0123456789abcdef0123456789abcdef");
+	ck_assert_str_eq(out.parent, "fedcba9876543210fedcba9876543210");
+	ck_assert(meta_memo_get(b, "b", "e-2", 1, &out));
+	ck_assert(out.has_mode && out.has_uid && !out.has_gid &&
+		  !out.has_mtime);
+	ck_assert_uint_eq(out.mode, S_IFLNK | 0777);
+	ck_assert_str_eq(out.token, "");
+	/* Still exact-version only. */
+	ck_assert(!meta_memo_get(b, "b", "e-2", 2, &out));
+	buf_free(&text);
+	meta_memo_free(a);
+	meta_memo_free(b);
+}
+END_TEST
+
+/* Another mount's file, or no memo file at all, adds nothing. */
+START_TEST(test_file_other_id_refused)
+{
+	struct meta_memo *a = meta_memo_new(16), *b = meta_memo_new(16);
+	struct s3_meta in = meta_mode(S_IFREG | 0644);
+	struct buf text;
+	size_t skipped;
+
+	meta_memo_put(a, "f", "e1", 10, &in);
+	buf_init(&text, 1 << 20);
+	ck_assert_int_eq(meta_memo_write(a, "ep\nbucket\n", &text), 0);
+	ck_assert_int_eq(meta_memo_read(b, "ep\nbucket\nprefix/",
+					buf_str(&text), &skipped),
+			 -EINVAL);
+	ck_assert_int_eq(meta_memo_read(b, "ep\nbucke", buf_str(&text),
+					&skipped),
+			 -EINVAL);
+	ck_assert_int_eq(meta_memo_read(b, "ep\nbucket\n", "", &skipped),
+			 -EINVAL);
+	ck_assert_int_eq(meta_memo_read(b, "ep\nbucket\n",
+					"etagfs-memo 2 ep%0Abucket%0A\n",
+					&skipped),
+			 -EINVAL);
+	ck_assert_uint_eq(meta_memo_count(b), 0);
+	buf_free(&text);
+	meta_memo_free(a);
+	meta_memo_free(b);
+}
+END_TEST
+
+/* A torn or edited file: each bad line is skipped, good ones kept. */
+START_TEST(test_file_damaged_lines_skipped)
+{
+	struct meta_memo *m = meta_memo_new(16);
+	struct s3_meta out;
+	size_t skipped;
+	const char *text =
+		"etagfs-memo 1 id\n"
+		"good e1 10 1 100644 0 0 0 0 - -\n"
+		"few e1 10 1 100644 0 0 0 0 -\n"
+		"many e1 10 1 100644 0 0 0 0 - - -\n"
+		"badmode e1 10 1 100649 0 0 0 0 - -\n"
+		"bigmode e1 10 1 1777777 0 0 0 0 - -\n"
+		"ns e1 10 8 0 0 0 0 1000000000 - -\n"
+		"flags e1 10 16 0 0 0 0 0 - -\n"
+		"uid e1 10 2 0 4294967295 0 0 0 - -\n"
+		"neg e1 10 2 0 -1 0 0 0 - -\n"
+		"tok e1 10 0 0 0 0 0 0 0123 -\n"
+		"TOK e1 10 0 0 0 0 0 0 0123456789ABCDEF0123456789ABCDEF -\n"
+		"esc%zz e1 10 0 0 0 0 0 0 - -\n"
+		"nul%00 e1 10 0 0 0 0 0 0 - -\n"
+		" e1 10 0 0 0 0 0 0 - -\n"
+		"\n"
+		"good2 e2 20 1 40755 0 0 0 0 - -\n"
+		"torn e1 10 1 100644 0";
+
+	ck_assert_int_eq(meta_memo_read(m, "id", text, &skipped), 2);
+	ck_assert_uint_eq(skipped, 15);
+	ck_assert_uint_eq(meta_memo_count(m), 2);
+	ck_assert(meta_memo_get(m, "good", "e1", 10, &out));
+	ck_assert_uint_eq(out.mode, S_IFREG | 0644);
+	ck_assert(meta_memo_get(m, "good2", "e2", 20, &out));
+	ck_assert(!meta_memo_get(m, "torn", "e1", 10, &out));
+	meta_memo_free(m);
+}
+END_TEST
+
+/* Written least recently used first: a smaller memo that reads it keeps
+ * the most recently used versions. */
+START_TEST(test_file_keeps_lru_order)
+{
+	struct meta_memo *a = meta_memo_new(16), *b = meta_memo_new(2);
+	struct s3_meta in = meta_mode(S_IFREG | 0600), out;
+	struct buf text;
+	size_t skipped;
+
+	meta_memo_put(a, "one", "e", 1, &in);
+	meta_memo_put(a, "two", "e", 1, &in);
+	meta_memo_put(a, "three", "e", 1, &in);
+	ck_assert(meta_memo_get(a, "one", "e", 1, &out)); /* now newest */
+	buf_init(&text, 1 << 20);
+	ck_assert_int_eq(meta_memo_write(a, "id", &text), 0);
+	ck_assert_int_eq(meta_memo_read(b, "id", buf_str(&text), &skipped), 3);
+	ck_assert(meta_memo_get(b, "one", "e", 1, &out));
+	ck_assert(meta_memo_get(b, "three", "e", 1, &out));
+	ck_assert(!meta_memo_get(b, "two", "e", 1, &out));
+	buf_free(&text);
+	meta_memo_free(a);
+	meta_memo_free(b);
+}
+END_TEST
+
 static Suite *meta_memo_suite(void)
 {
 	Suite *s = suite_create("meta_memo");
@@ -182,6 +331,10 @@ static Suite *meta_memo_suite(void)
 	tcase_add_test(tc, test_lru_eviction);
 	tcase_add_test(tc, test_overlong_etag_ignored);
 	tcase_add_test(tc, test_threads);
+	tcase_add_test(tc, test_file_round_trip);
+	tcase_add_test(tc, test_file_other_id_refused);
+	tcase_add_test(tc, test_file_damaged_lines_skipped);
+	tcase_add_test(tc, test_file_keeps_lru_order);
 	suite_add_tcase(s, tc);
 	return s;
 }
