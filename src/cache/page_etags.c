@@ -102,25 +102,34 @@ bool page_etags_open(struct page_etags *p, const char *path,
 	return same;
 }
 
+/* Unlink and free @p path's node of @p t, if any. Lock held. */
+static void drop(struct cache_table *t, const char *path, uint64_t hash)
+{
+	struct cache_table_node *n = cache_table_find(t, path, hash);
+
+	if (n != NULL) {
+		cache_table_unlink(t, n);
+		free(n);
+	}
+}
+
+void page_etags_forget_pages(struct page_etags *p, const char *path)
+{
+	pthread_mutex_lock(&p->lock);
+	drop(&p->paths, path, cache_table_hash(path));
+	pthread_mutex_unlock(&p->lock);
+}
+
 void page_etags_forget(struct page_etags *p, const char *path)
 {
 	uint64_t hash = cache_table_hash(path);
-	struct cache_table_node *n;
 
 	pthread_mutex_lock(&p->lock);
-	n = cache_table_find(&p->paths, path, hash);
-	if (n != NULL) {
-		cache_table_unlink(&p->paths, n);
-		free(n);
-	}
+	drop(&p->paths, path, hash);
 	/* What the kernel was told of the path is unknown from now on
 	 * (a rename gives it another file's inode): the next answer
 	 * records it again. */
-	n = cache_table_find(&p->attrs, path, hash);
-	if (n != NULL) {
-		cache_table_unlink(&p->attrs, n);
-		free(n);
-	}
+	drop(&p->attrs, path, hash);
 	pthread_mutex_unlock(&p->lock);
 }
 

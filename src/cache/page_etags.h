@@ -35,6 +35,10 @@ bool page_etags_open(struct page_etags *p, const char *path,
  * forgotten too. */
 void page_etags_forget(struct page_etags *p, const char *path);
 
+/** The cached pages of @p path can no longer be trusted, but the kernel
+ * still holds the attributes last noted (a refreshed snapshot). */
+void page_etags_forget_pages(struct page_etags *p, const char *path);
+
 /**
  * The kernel was just given the attributes (size above all) of @p path
  * at version @p etag ("" or NULL: of no committed version, e.g. what a

@@ -344,9 +344,20 @@ static int refresh_snapshot(struct fs_ctx *ctx, struct fs_handle *h)
 		return rc;
 	if (e.kind != ATTR_FILE)
 		return -ENOENT;
+	/* Through the page cache the kernel bounds this read by the size
+	 * it holds, the old version's: a longer new version would be cut
+	 * there, a shorter one padded with zeros. Only the same size
+	 * refreshes silently. Otherwise the handle stays on the old
+	 * version (every read of it ESTALE, also the kernel's retry of the
+	 * page), and the next open, which knows the kernel holds another
+	 * version's size, reads around the page cache (ops.c). */
+	if (h->page_cached && e.size != h->size)
+		return -ESTALE;
 	log_debug("'%s': snapshot refreshed before the first read", h->key);
 	snprintf(h->refreshed_from, sizeof(h->refreshed_from), "%s", h->etag);
-	page_etags_forget(ctx->pages, h->rel);
+	/* The kernel still holds the old version's size: the next open
+	 * must know (ops.c reads around the page cache then). */
+	page_etags_forget_pages(ctx->pages, h->rel);
 	if (h->ra != NULL)
 		fs_readahead_reset(ctx, h->ra);
 	adopt_snapshot(h, &e);

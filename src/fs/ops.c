@@ -223,6 +223,13 @@ static int open_common(const char *path, struct fuse_file_info *fi,
 		 * reader ever mixes pages of two versions. */
 		fi->direct_io = 1;
 		page_etags_forget(ctx->pages, h->rel);
+	} else if (page_etags_attrs_differ(ctx->pages, h->rel, h->etag)) {
+		/* The kernel still holds another version's size (its
+		 * attributes are younger than ours): through the page cache
+		 * it would cut this version's bytes there, or pad them with
+		 * zeros. Read around it; the next open after the kernel
+		 * asked again uses the page cache. */
+		fi->direct_io = 1;
 	} else {
 		/* Pages cached from this very version may be kept. */
 		fi->keep_cache = page_etags_open(ctx->pages, h->rel, h->etag);

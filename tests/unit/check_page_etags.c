@@ -36,6 +36,26 @@ START_TEST(test_forget)
 }
 END_TEST
 
+/* A refreshed snapshot drops the pages' version but not what the kernel
+ * was told: the next open must still see that the kernel holds another
+ * version's size. A full forget drops both. */
+START_TEST(test_forget_pages_keeps_attrs)
+{
+	struct page_etags *p = page_etags_new(10);
+
+	page_etags_note_attrs(p, "a", "\"e1\"");
+	page_etags_open(p, "a", "\"e1\"");
+	page_etags_forget_pages(p, "a");
+	ck_assert(page_etags_attrs_differ(p, "a", "\"e2\""));
+	ck_assert(!page_etags_attrs_differ(p, "a", "\"e1\""));
+	ck_assert(!page_etags_open(p, "a", "\"e1\""));
+	page_etags_forget(p, "a");
+	ck_assert(!page_etags_attrs_differ(p, "a", "\"e2\""));
+	page_etags_forget_pages(p, "never-seen");
+	page_etags_free(p);
+}
+END_TEST
+
 START_TEST(test_bounded_lru)
 {
 	struct page_etags *p = page_etags_new(3);
@@ -93,6 +113,7 @@ static Suite *page_etags_suite(void)
 
 	tcase_add_test(tc, test_same_version_keeps);
 	tcase_add_test(tc, test_forget);
+	tcase_add_test(tc, test_forget_pages_keeps_attrs);
 	tcase_add_test(tc, test_bounded_lru);
 	tcase_add_test(tc, test_attrs_version);
 	suite_add_tcase(s, tc);
