@@ -581,7 +581,9 @@ static int creds_from_aws_file(bool config, const char *profile,
 			rc = -ENOENT;
 		goto out;
 	}
-	rc = read_small_file(path, INI_MAX, false, &data, &len, err,
+	/* The credentials file holds secret keys: private, as a passwd
+	 * file must be. The config file (region, endpoint) need not be. */
+	rc = read_small_file(path, INI_MAX, !config, &data, &len, err,
 			     err_len);
 	if (rc)
 		goto out;

@@ -892,15 +892,16 @@ IT_TEST(test_passwd_file_modes_refused)
 }
 
 /*
- * ~/.aws/credentials is not refused for mode 0644: the README refuses
- * only passwd files, and the AWS CLI accepts such a file too. The mount
- * works with it and says (at -d) that it used it.
+ * ~/.aws/credentials holds a secret key, like a passwd file: readable by
+ * group or others, it is refused with the one line that says how to fix
+ * it; made private, the same file mounts (and -d says it was used).
  */
-IT_TEST(test_aws_credentials_0644_accepted)
+IT_TEST(test_aws_credentials_too_open_refused)
 {
-	char bucket[64], home[PATH_MAX], path[PATH_MAX + 32];
+	char bucket[64], home[PATH_MAX], path[PATH_MAX + 32], fix[PATH_MAX + 48];
 	char homevar[PATH_MAX + 8], text[512], opts[1024], src[PATH_MAX + 64];
-	char file[PATH_MAX + 8];
+	char file[PATH_MAX + 8], *saved_home;
+	const char *mnt = it_mkdtemp("mnt");
 	char *log;
 
 	begin();
@@ -914,6 +915,38 @@ IT_TEST(test_aws_credentials_0644_accepted)
 		    "aws_secret_access_key = %s\n",
 		    it_env.access_key, it_env.secret_key);
 	write_text(path, 0644, text);
+	IT_SNPRINTF(opts, "endpoint=%s,region=%s", it_env.endpoint,
+		    it_env.region);
+
+	/* it_run_mount_cmd() runs etagfs with our environment: HOME points
+	 * at the file, and no AWS_* variable may answer instead of it. */
+	saved_home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+	for (char **e = environ; *e;) {
+		if (strncmp(*e, "AWS_", 4) == 0) {
+			char name[128];
+
+			IT_SNPRINTF(name, "%.*s", (int)strcspn(*e, "="), *e);
+			unsetenv(name);
+			e = environ;
+		} else {
+			e++;
+		}
+	}
+	IT_ASSERT_OK(setenv("HOME", home, 1));
+	{
+		const char *args[] = {bucket, mnt, "-o", opts, NULL};
+
+		IT_SNPRINTF(fix, "chmod 600 %s", path);
+		assert_refused(args, mnt, fix, "mode 0644", "credentials 0644",
+			       NULL, 0);
+	}
+	if (saved_home)
+		setenv("HOME", saved_home, 1);
+	else
+		unsetenv("HOME");
+	free(saved_home);
+
+	IT_ASSERT_OK(chmod(path, 0600));
 	IT_SNPRINTF(homevar, "HOME=%s", home);
 	const char *extra[] = {homevar, NULL};
 

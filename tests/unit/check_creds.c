@@ -203,7 +203,7 @@ START_TEST(test_profile_default)
 	struct s3_creds c;
 	char expect[600];
 
-	put(".aws/credentials", 0644, CREDENTIALS);
+	put(".aws/credentials", 0600, CREDENTIALS);
 	put(".passwd-etagfs", 0600, "AKPASSWD:%s\n", SECRET_C);
 	ck_assert_int_eq(load(NULL, NULL, NULL, &c), 0);
 	ck_assert_str_eq(c.access_key, "AKDEFAULT");
@@ -335,6 +335,19 @@ START_TEST(test_passwd_permissions)
 	ck_assert_ptr_null(c.access_key);
 	/* The same file given explicitly. */
 	ck_assert_int_eq(load(p, NULL, NULL, &c), -EACCES);
+}
+END_TEST
+
+/* ~/.aws/credentials holds secret keys too: refused the same way. */
+START_TEST(test_aws_credentials_permissions)
+{
+	struct s3_creds c;
+	const char *p = put(".aws/credentials", bad_modes[_i], CREDENTIALS);
+
+	ck_assert_int_eq(load(NULL, NULL, NULL, &c), -EACCES);
+	ck_assert_ptr_nonnull(strstr(err, p));
+	ck_assert_ptr_nonnull(strstr(err, "chmod 600"));
+	ck_assert_ptr_null(c.access_key);
 }
 END_TEST
 
@@ -557,6 +570,8 @@ Suite *creds_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_passwd_home);
 	tcase_add_loop_test(tc, test_passwd_permissions, 0, N(bad_modes));
+	tcase_add_loop_test(tc, test_aws_credentials_permissions, 0,
+			    N(bad_modes));
 	tcase_add_test(tc, test_passwd_not_regular);
 	tcase_add_test(tc, test_passwd_bucket_line);
 	tcase_add_test(tc, test_passwd_no_match);
