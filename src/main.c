@@ -55,6 +55,9 @@ static int resolve_endpoint(struct fs_options *o, char *err, size_t len)
 		snprintf(err, len, "out of memory");
 		return -ENOMEM;
 	}
+	/* Not echoed: it may hold a password (the client refuses it). */
+	if (strchr(o->endpoint, '@') != NULL)
+		return 0;
 	if (strncmp(o->endpoint, "http://", 7) != 0 &&
 	    strncmp(o->endpoint, "https://", 8) != 0) {
 		snprintf(err, len,

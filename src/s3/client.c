@@ -581,6 +581,16 @@ static int parse_endpoint(struct s3_client *c, const char *ep, char *err,
 	const char *slash;
 	const char *scheme = "https";
 
+	/* user:password@host would put a secret where the endpoint is
+	 * logged (and echoed by the messages below); an endpoint has no
+	 * other use for '@' (a path is refused): refused unechoed. */
+	if (strchr(ep, '@') != NULL) {
+		snprintf(err, err_len,
+			 "the endpoint must not contain a user name or "
+			 "password (user@host): give credentials in a file "
+			 "or the environment");
+		return -EINVAL;
+	}
 	if (strncasecmp(ep, "https://", 8) == 0) {
 		rest = ep + 8;
 	} else if (strncasecmp(ep, "http://", 7) == 0) {

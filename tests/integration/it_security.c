@@ -965,6 +965,31 @@ IT_TEST(test_aws_credentials_too_open_refused)
 }
 
 /*
+ * An endpoint with user:password@ is refused with one line that does not
+ * echo it: the password would otherwise reach every log that names the
+ * endpoint.
+ */
+IT_TEST(test_endpoint_with_password_refused)
+{
+	char bucket[64], opts[PATH_MAX + 512], pw[PATH_MAX];
+	const char *mnt = it_mkdtemp("mnt");
+	const char *hostport = strstr(it_env.endpoint, "://");
+
+	begin();
+	IT_ASSERT(hostport != NULL);
+	it_fresh_bucket(bucket);
+	IT_SNPRINTF(pw, "%s/passwd", it_mkdtemp("pw"));
+	it_write_passwd(pw, 0600, NULL, NULL);
+	IT_SNPRINTF(opts, "endpoint=http://%s:%s@%s,region=%s,passwd_file=%s",
+		    it_env.access_key, it_env.secret_key, hostport + 3,
+		    it_env.region, pw);
+	const char *args[] = {bucket, mnt, "-o", opts, NULL};
+
+	assert_refused(args, mnt, "must not contain a user name or password",
+		       NULL, "endpoint with user:password@", NULL, 0);
+}
+
+/*
  * No option carries a secret: the spellings other tools use are unknown
  * options, so the mount is refused (the secret has no way in but files
  * and the environment).

@@ -364,23 +364,50 @@ START_TEST(test_url_building)
 }
 END_TEST
 
-START_TEST(test_bad_endpoint)
+/* s3_client_new() on endpoint @p ep must refuse it with -EINVAL; its
+ * message into @p err. The client owns its transport, also when it
+ * refuses to start. */
+static void expect_endpoint_refused(const char *ep, char *err,
+				    size_t err_len)
 {
 	struct s3_creds creds = { .access_key = (char *)"a",
 				  .secret_key = (char *)"b" };
-	struct s3_client_config cfg = { .endpoint = "ftp://x", .bucket = "b",
+	struct s3_client_config cfg = { .endpoint = ep, .bucket = "b",
 					.creds = &creds };
 	struct s3_client *c = NULL;
-	char err[256];
 
 	cfg.transport = calloc(1, sizeof(*cfg.transport));
 	((struct s3_http *)cfg.transport)->ops = &fake_ops;
 	((struct s3_http *)cfg.transport)->impl = calloc(1, sizeof(*fk));
-	ck_assert_int_eq(s3_client_new(&cfg, &c, err, sizeof(err)), -EINVAL);
+	ck_assert_int_eq(s3_client_new(&cfg, &c, err, err_len), -EINVAL);
 	ck_assert_ptr_null(c);
+}
+
+START_TEST(test_bad_endpoint)
+{
+	char err[256];
+
+	expect_endpoint_refused("ftp://x", err, sizeof(err));
 	ck_assert_str_eq(err,
 			 "endpoint 'ftp://x': only http:// and https:// are "
 			 "supported");
+}
+END_TEST
+
+/* An endpoint with user:password@ would put a secret where endpoints
+ * are logged: refused, without echoing it. */
+START_TEST(test_endpoint_with_userinfo)
+{
+	static const char *const eps[] = {
+		"http://AK:SECRETXYZ@127.0.0.1:7480",
+		"https://SECRETXYZ@s3.example.com/",
+		"SECRETXYZ:x@host/path",
+	};
+	char err[256];
+
+	expect_endpoint_refused(eps[_i], err, sizeof(err));
+	ck_assert_ptr_nonnull(strstr(err, "user name or password"));
+	ck_assert_ptr_null(strstr(err, "SECRETXYZ"));
 }
 END_TEST
 
@@ -1947,6 +1974,7 @@ Suite *client_suite(void)
 	tcase_add_loop_test(tc, test_url_building, 0,
 			    sizeof(url_cases) / sizeof(url_cases[0]));
 	tcase_add_test(tc, test_bad_endpoint);
+	tcase_add_loop_test(tc, test_endpoint_with_userinfo, 0, 3);
 	tcase_add_test(tc, test_signed_headers);
 	tcase_add_test(tc, test_empty_body_hash);
 	tcase_add_test(tc, test_retry_503_then_success);
