@@ -552,3 +552,121 @@ IT_TEST(test_truncated_get_retried)
 	free(got);
 	check_finish(&m);
 }
+
+/* -------------------------------- namespace and metadata operations */
+
+/* What the hook of a race does: another writer replaces the object. */
+struct racer {
+	const char *bucket;
+	const char *key;
+	const char *data;
+	long status; /* of its PUT, for the test thread */
+};
+
+static void racer_hook(void *arg, const char *method, const char *target,
+		       int status)
+{
+	struct racer *r = arg;
+
+	(void)method;
+	(void)target;
+	(void)status;
+	r->status = it_s3_put(r->bucket, r->key, r->data, strlen(r->data),
+			      NULL);
+}
+
+enum race_op { RACE_CHMOD, RACE_TRUNCATE, RACE_RENAME, RACE_UNLINK };
+
+static int race_run(struct it_mount *m, enum race_op op)
+{
+	switch (op) {
+	case RACE_CHMOD:
+		return chmod(it_path(m, "r.txt"), 0600);
+	case RACE_TRUNCATE:
+		return truncate(it_path(m, "r.txt"), 3);
+	case RACE_RENAME: {
+		char to[PATH_MAX];
+
+		IT_SNPRINTF(to, "%s", it_path(m, "moved.txt"));
+		return rename(it_path(m, "r.txt"), to);
+	}
+	case RACE_UNLINK:
+		return unlink(it_path(m, "r.txt"));
+	}
+	return -1;
+}
+
+/*
+ * chmod, truncate by path, rename and unlink each read the object's
+ * version first (a HEAD, or the GET of a truncate) and act on that
+ * version only. Another writer replaces the object right after that
+ * request (a proxy hook, so the window is hit every time): the operation fails with EBUSY and the server keeps
+ * exactly the other writer's object, under its name, with no mode and no
+ * copy under the new name. On RGW the rename's copy and the chmod's
+ * copy-in-place carry x-amz-copy-if-match; the unlink's DELETE is not
+ * conditional there, so its HEAD If-Match right before it catches this.
+ */
+IT_TEST(test_namespace_ops_lose_to_a_writer)
+{
+	static const char *const names[] = {"chmod", "truncate", "rename",
+					    "unlink"};
+	static const char theirs[] = "the other writer's version\n";
+
+	for (int op = RACE_CHMOD; op <= RACE_UNLINK; op++) {
+		struct racer r = {.data = theirs};
+		struct fp_rule rule = {0};
+		char bucket[64];
+		struct it_mount m;
+		struct stat st;
+		struct it_s3_resp resp;
+		char mode[32];
+		int id, rc, err;
+
+		it_fresh_bucket(bucket);
+		r.bucket = bucket;
+		r.key = "r.txt";
+		IT_ASSERT_EQ_INT(it_s3_put(bucket, "r.txt", "ours\n", 5, NULL),
+				 200);
+		proxy_begin();
+		mount_via_proxy(&m, bucket, NULL, FAST_OPTS);
+		IT_ASSERT_OK(stat(it_path(&m, "r.txt"), &st));
+		/* The first request that reads r.txt's version (a HEAD, or
+		 * the GET of a truncate), whatever its method; not a
+		 * listing (its target has "prefix=r.txt"). */
+		rule.method = NULL;
+		rule.path_substr = "/r.txt";
+		rule.count = 1;
+		rule.action = FP_PASS;
+		rule.hook = racer_hook;
+		rule.hook_arg = &r;
+		id = fp_add_rule(proxy, &rule);
+		IT_ASSERT_MSG(id >= 0, "fp_add_rule: %s", strerror(-id));
+
+		rc = race_run(&m, op);
+		err = rc == 0 ? 0 : errno;
+		it_log("%s with the object replaced after it was read: %s",
+		       names[op], rc == 0 ? "succeeded" : strerror(err));
+		IT_ASSERT_MSG(fp_rule_hits(proxy, id) == 1,
+			      "%s: sent no request for r.txt (the race was "
+			      "not run)",
+			      names[op]);
+		IT_ASSERT_EQ_INT(r.status, 200);
+		IT_ASSERT_MSG(rc != 0 && err == EBUSY,
+			      "%s: %s, expected EBUSY", names[op],
+			      rc == 0 ? "succeeded" : strerror(err));
+		expect_server(bucket, "r.txt", theirs, sizeof(theirs) - 1);
+		memset(&resp, 0, sizeof(resp));
+		IT_ASSERT_EQ_INT(it_s3_request("HEAD", bucket, "r.txt", NULL,
+					       NULL, NULL, 0, &resp),
+				 200);
+		IT_ASSERT_MSG(it_s3_resp_header(&resp, "x-amz-meta-mode", mode,
+						sizeof(mode)) != 0,
+			      "%s: the other writer's object got mode %s",
+			      names[op], mode);
+		it_s3_resp_free(&resp);
+		IT_ASSERT_EQ_INT(it_s3_head(bucket, "moved.txt", NULL, NULL,
+					    NULL, NULL, 0),
+				 404);
+		check_finish(&m);
+	}
+}
