@@ -272,6 +272,7 @@ int fs_handle_open(struct fs_ctx *ctx, const char *rel, int flags,
 	if (h == NULL)
 		return -ENOMEM;
 	h->writable = acc == O_WRONLY || acc == O_RDWR;
+	h->append = (flags & O_APPEND) != 0;
 	h->owner_tgid = fc ? fs_handle_tgid_of(fc->pid) : getpid();
 	if (create) {
 		fs_ctx_new_meta(ctx, &h->meta, S_IFREG | (mode & 07777));
@@ -474,6 +475,11 @@ ssize_t fs_handle_write(struct fs_ctx *ctx, struct fs_handle *h,
 	rc = staging_fill(ctx, h);
 	if (rc == 0)
 		rc = stage_touch(ctx, h);
+	/* The kernel puts an O_APPEND write at the size it holds, which may
+	 * be an older version's (attr_ttl): "three\n" appended with "+me\n"
+	 * at a stale size 5 became "three+me\n". The end is the handle's. */
+	if (h->append)
+		off = (off_t)h->size;
 	while (rc == 0 && (size_t)done < size) {
 		ssize_t n = pwrite(h->stage.fd, buf + done,
 				   size - (size_t)done, off + done);

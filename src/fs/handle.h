@@ -49,6 +49,7 @@ struct fs_handle {
 	char base_token[S3_TOKEN_LEN + 1];
 	bool is_new;	   /**< commit with If-None-Match: * */
 	bool writable;
+	bool append; /**< O_APPEND: every write goes to the end of content */
 	bool dirty;	   /**< staged content differs from the object */
 	bool conflicted;   /**< a commit failed with EBUSY */
 	/** A read already returned bytes. Stored atomically: a read peeks

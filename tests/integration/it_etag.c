@@ -745,6 +745,40 @@ IT_TEST(test_reader_never_cut_at_kernel_size)
 	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
 }
 
+/* A writable open never starts from a stale cached ETag: with attr_ttl
+ * long and the object replaced by another client after this mount
+ * cached it, a write-close is no (spurious) conflict and builds on the
+ * current version: O_TRUNC replaces it, O_APPEND appends to it. */
+IT_TEST(test_writer_after_remote_change_no_spurious_conflict)
+{
+	char bucket[64];
+	struct it_mount m;
+	struct stat st;
+	int fd;
+
+	it_fresh_bucket(bucket);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "w", "one\n", 4, NULL), 200);
+	it_mount(&m, bucket, "attr_ttl=20000,dir_ttl=20000");
+
+	IT_ASSERT_OK(stat(it_path(&m, "w"), &st));
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "w", "two, longer\n", 12, NULL),
+			 200);
+	fd = open(it_path(&m, "w"), O_WRONLY | O_TRUNC);
+	IT_ASSERT_OK(fd);
+	IT_ASSERT_EQ_INT(write(fd, "mine\n", 5), 5);
+	IT_ASSERT_OK(close(fd));
+	expect_server(bucket, "w", "mine\n", 5);
+
+	IT_ASSERT_OK(stat(it_path(&m, "w"), &st));
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "w", "three\n", 6, NULL), 200);
+	fd = open(it_path(&m, "w"), O_WRONLY | O_APPEND);
+	IT_ASSERT_OK(fd);
+	IT_ASSERT_EQ_INT(write(fd, "+me\n", 4), 4);
+	IT_ASSERT_OK(close(fd));
+	expect_server(bucket, "w", "three\n+me\n", 10);
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+}
+
 /* A reader through the page cache whose object was replaced by a longer
  * version, which the kernel has since been told of (a stat on this
  * mount): at the end of its version the read fails with ESTALE. The
