@@ -14,10 +14,12 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "s3/http.h"
@@ -28,7 +30,7 @@ struct curl_transport {
 	bool verbose;
 	char *ca_file;
 	long connect_timeout_ms;
-	long stall_timeout_s;
+	long stall_timeout_ms;
 	long request_timeout_ms;
 
 	CURLSH *share;
@@ -47,6 +49,11 @@ struct xfer {
 	uint64_t body_pos; /* next request body byte to send */
 	uint64_t body_len;
 	int err; /* local failure that aborted the transfer, or 0 */
+	/* Stall detection for transfers with a body (progress_cb). */
+	uint64_t stall_ms;	   /* 0: not watched */
+	uint64_t last_moved_ms;	   /* monotonic time bytes last moved */
+	curl_off_t last_moved;	   /* bytes moved both ways by then */
+	bool stalled;
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -75,6 +82,40 @@ static void share_unlock(CURL *h, curl_lock_data data, void *userp)
 }
 
 /* ------------------------------------------------------------ callbacks */
+
+static uint64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * A transfer that moves data may take long but must never stall: abort
+ * once no byte moved either way for the stall timeout. (libcurl's own
+ * LOW_SPEED check averages over a window, so after a small body went out
+ * at once it waited ~6 s more than the timeout for a silent server.)
+ */
+static int progress_cb(void *userp, curl_off_t dltotal, curl_off_t dlnow,
+		       curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct xfer *x = userp;
+	curl_off_t moved = dlnow + ulnow;
+	uint64_t now = monotonic_ms();
+
+	(void)dltotal;
+	(void)ultotal;
+	if (x->last_moved_ms == 0 || moved != x->last_moved) {
+		x->last_moved = moved;
+		x->last_moved_ms = now;
+		return 0;
+	}
+	if (now - x->last_moved_ms < x->stall_ms)
+		return 0;
+	x->stalled = true;
+	return 1;
+}
 
 static size_t read_cb(char *out, size_t size, size_t nitems, void *userp)
 {
@@ -446,8 +487,10 @@ static int curl_perform(void *impl, const struct s3_http_request *req,
 	SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS, t->connect_timeout_ms);
 	if (moves_data(req)) {
 		/* A big transfer may take long, but must never stall. */
-		SETOPT(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		SETOPT(h, CURLOPT_LOW_SPEED_TIME, t->stall_timeout_s);
+		x.stall_ms = (uint64_t)t->stall_timeout_ms;
+		SETOPT(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
+		SETOPT(h, CURLOPT_XFERINFODATA, &x);
+		SETOPT(h, CURLOPT_NOPROGRESS, 0L);
 	} else {
 		SETOPT(h, CURLOPT_TIMEOUT_MS, t->request_timeout_ms);
 	}
@@ -484,6 +527,11 @@ static int curl_perform(void *impl, const struct s3_http_request *req,
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 		resp->status = (int)code;
 		rc = 0;
+	} else if (x.stalled) {
+		rc = -ETIMEDOUT;
+		snprintf(resp->transport_error, sizeof(resp->transport_error),
+			 "no data moved for %llu ms (stall timeout)",
+			 (unsigned long long)x.stall_ms);
 	} else if (x.err) {
 		/* Our own callback stopped it: a local failure. */
 		rc = x.err;
@@ -566,8 +614,7 @@ int s3_http_curl_new(const struct s3_http_config *cfg, struct s3_http **out)
 					S3_HTTP_CONNECT_TIMEOUT_MS;
 	stall_ms = cfg->stall_timeout_ms > 0 ? cfg->stall_timeout_ms :
 					       S3_HTTP_STALL_TIMEOUT_MS;
-	/* LOW_SPEED_TIME counts seconds; round up so 1500 ms is not 1 s. */
-	t->stall_timeout_s = (stall_ms + 999) / 1000;
+	t->stall_timeout_ms = stall_ms;
 	t->request_timeout_ms = cfg->request_timeout_ms > 0 ?
 					cfg->request_timeout_ms :
 					S3_HTTP_REQUEST_TIMEOUT_MS;
