@@ -5,11 +5,17 @@
  */
 #include "harness.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define BAD_INPUT_LIMIT_MS 10000
@@ -128,6 +134,106 @@ IT_TEST(test_good_mount_write_visible)
 
 	IT_ASSERT_MSG(it_unmount(&m) == 0, "unclean unmount");
 	IT_ASSERT(!it_is_mounted(m.dir));
+}
+
+/* A process whose command line names @p needle (other than us), or 0. */
+static pid_t process_naming(const char *needle)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	pid_t found = 0;
+
+	IT_ASSERT(d != NULL);
+	while (!found && (de = readdir(d)) != NULL) {
+		char path[64], cmd[4096];
+		ssize_t n;
+		int fd;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9' ||
+		    atoi(de->d_name) == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", atoi(de->d_name));
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		n = read(fd, cmd, sizeof(cmd) - 1);
+		close(fd);
+		if (n <= 0)
+			continue;
+		for (ssize_t i = 0; i < n; i++)
+			if (cmd[i] == '\0')
+				cmd[i] = ' ';
+		cmd[n] = '\0';
+		if (strstr(cmd, needle) && strstr(cmd, "etagfs"))
+			found = atoi(de->d_name);
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * The way /etc/fstab mounts: through mount(8) and mount.fuse3, without
+ * -f, so etagfs detaches and logs to syslog. mount(8) runs helpers with
+ * a fixed PATH (/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:
+ * /bin), where an uninstalled build is not: the test names the binary
+ * itself, "mount -t fuse PROGRAM#BUCKET DIR -o ...", which mount.fuse3
+ * runs as "PROGRAM BUCKET DIR -o ..." exactly as it runs etagfs for
+ * "-t fuse.etagfs". mount returns 0 once the directory is mounted, a
+ * file written there lands in the bucket, and after an unmount the
+ * daemon exits by itself.
+ */
+IT_TEST(test_mount_t_fuse_etagfs)
+{
+	char bucket[64], source[PATH_MAX + 80];
+	char opts[PATH_MAX * 3], file[PATH_MAX + 16];
+	const char *mnt = it_mkdtemp("mnt"), *pw = good_passwd();
+	long t0;
+	pid_t pid, daemon;
+	int st = 0;
+
+	it_fresh_bucket(bucket);
+	IT_SNPRINTF(source, "%s#%s", it_env.bin, bucket);
+	IT_SNPRINTF(opts,
+		    "endpoint=%s,region=%s,passwd_file=%s,staging_dir=%s,"
+		    "conflict_dir=%s",
+		    it_env.endpoint, it_env.region, pw, it_mkdtemp("stage"),
+		    it_mkdtemp("conflicts"));
+	t0 = it_now_ms();
+	pid = fork();
+	IT_ASSERT(pid >= 0);
+	if (pid == 0) {
+		execlp("mount", "mount", "-t", "fuse", source, mnt, "-o", opts,
+		       (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &st, WNOHANG) == 0) {
+		if (it_now_ms() - t0 > 20000) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			IT_FAIL("mount -t fuse still running after 20 s");
+		}
+		usleep(20000);
+	}
+	it_log("mount -t fuse: exit %d after %ld ms",
+	       WIFEXITED(st) ? WEXITSTATUS(st) : -1, it_now_ms() - t0);
+	IT_ASSERT_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "mount -t fuse failed (status %d)", st);
+	IT_ASSERT_MSG(it_is_mounted(mnt), "%s is not mounted", mnt);
+	daemon = process_naming(mnt);
+	IT_ASSERT_MSG(daemon > 0, "no etagfs process serves %s", mnt);
+
+	IT_SNPRINTF(file, "%s/fstab.txt", mnt);
+	IT_ASSERT_EQ_INT(it_write_file(file, content, sizeof(content) - 1), 0);
+	assert_object(bucket, "fstab.txt", content, sizeof(content) - 1);
+
+	IT_ASSERT_OK(umount2(mnt, 0));
+	t0 = it_now_ms();
+	while (kill(daemon, 0) == 0 && it_now_ms() - t0 < 10000)
+		usleep(20000);
+	IT_ASSERT_MSG(kill(daemon, 0) != 0,
+		      "etagfs (pid %d) still runs 10 s after the unmount",
+		      (int)daemon);
+	IT_ASSERT(!it_is_mounted(mnt));
 }
 
 IT_TEST(test_object_written_outside_is_visible)
