@@ -981,6 +981,20 @@ IT_TEST(test_rename_dir_onto_nonempty_dir)
 	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
 }
 
+/* The log of @p m holds @p line exactly once. */
+static void expect_log_once(const struct it_mount *m, const char *line)
+{
+	void *text = NULL;
+	size_t len = 0, n = 0;
+
+	IT_ASSERT_EQ_INT(it_read_file(m->log, &text, &len), 0);
+	for (const char *p = text; (p = strstr(p, line)) != NULL; p++)
+		n++;
+	free(text);
+	IT_ASSERT_MSG(n == 1, "\"%s\" is %zu times in %s, want once", line,
+		      n, m->log);
+}
+
 /* Keys that cannot be file names are skipped; everything else shows and
  * the mount survives. */
 IT_TEST(test_unrepresentable_keys)
@@ -1049,6 +1063,18 @@ IT_TEST(test_unrepresentable_keys)
 	expect_server(bucket, "bad//x", "bad//x", 6);
 	expect_server(bucket, long_key, long_key, strlen(long_key));
 	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+	/* Each skipped name of the two listings said so, once. */
+	{
+		char line[400];
+
+		expect_log_once(&m, "skipping prefix 'd/./': it cannot be a "
+				    "directory name");
+		expect_log_once(&m, "skipping prefix 'd/../': it cannot be a "
+				    "directory name");
+		IT_SNPRINTF(line, "skipping key '%s': it cannot be a file name",
+			    long_key);
+		expect_log_once(&m, line);
+	}
 }
 
 IT_TEST(test_prefix_mount)
