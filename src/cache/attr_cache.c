@@ -38,6 +38,7 @@
 
 #include "cache/attr_cache.h"
 #include "cache/table.h"
+#include "util/clock.h"
 
 /* Shortest tombstone lifetime: covers a slow request at small TTLs. */
 #define ATTR_TOMB_MIN_MS 5000u
@@ -69,14 +70,6 @@ struct attr_cache {
 	struct tree_tomb trees[ATTR_TREE_TOMBS_MAX]; /* oldest first */
 	size_t n_trees;
 };
-
-uint64_t cache_clock_monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* "a" covers "a" and "a/x" but not "ab"; "" covers everything. */
 static bool path_under(const char *path, const char *prefix, size_t len)
@@ -180,7 +173,7 @@ struct attr_cache *attr_cache_new(unsigned ttl_ms, size_t max_entries,
 				   max_entries, ATTR_TOMBS_MIN,
 				   ATTR_BUCKETS_MIN) < 0)
 		goto fail;
-	c->clock = clock ? clock : cache_clock_monotonic_ms;
+	c->clock = clock ? clock : clock_monotonic_ms;
 	c->ttl_ms = ttl_ms;
 	c->max_entries = max_entries;
 	return c;

@@ -69,7 +69,4 @@ void attr_cache_invalidate(struct attr_cache *c, const char *path);
 /** Forget @p path and every path below it ("dir" drops "dir/..."). */
 void attr_cache_invalidate_tree(struct attr_cache *c, const char *path);
 
-/** Monotonic milliseconds; the default clock. */
-uint64_t cache_clock_monotonic_ms(void);
-
 #endif

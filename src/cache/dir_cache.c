@@ -33,6 +33,7 @@
 
 #include "cache/dir_cache.h"
 #include "cache/table.h"
+#include "util/clock.h"
 
 #define DIR_TOMB_MIN_MS 5000u
 #define DIR_TOMBS_MIN 256u
@@ -266,7 +267,7 @@ struct dir_cache *dir_cache_new(unsigned ttl_ms, size_t max_dirs,
 				   max_dirs, DIR_TOMBS_MIN,
 				   DIR_BUCKETS_MIN) < 0)
 		goto fail;
-	c->clock = clock ? clock : cache_clock_monotonic_ms;
+	c->clock = clock ? clock : clock_monotonic_ms;
 	c->ttl_ms = ttl_ms;
 	c->max_dirs = max_dirs;
 	return c;

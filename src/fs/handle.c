@@ -21,6 +21,7 @@
 #include "fs/lookup.h"
 #include "fs/path.h"
 #include "fs/readahead.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 /* How long a network failure of a remote read answers repeated reads of
@@ -422,7 +423,7 @@ ssize_t fs_handle_read(struct fs_ctx *ctx, struct fs_handle *h, char *buf,
 	 * same page: answer it with the error just seen instead of spending
 	 * the whole retry budget again on a server that is not answering. */
 	if (h->read_error != 0 &&
-	    cache_clock_monotonic_ms() < h->read_error_until_ms) {
+	    clock_monotonic_ms() < h->read_error_until_ms) {
 		rc = h->read_error;
 		goto out;
 	}
@@ -439,7 +440,7 @@ ssize_t fs_handle_read(struct fs_ctx *ctx, struct fs_handle *h, char *buf,
 	    rc == -EHOSTUNREACH || rc == -EIO) {
 		h->read_error = rc;
 		h->read_error_until_ms =
-			cache_clock_monotonic_ms() + FS_READ_ERROR_HOLD_MS;
+			clock_monotonic_ms() + FS_READ_ERROR_HOLD_MS;
 	}
 	if (rc == -ENOENT)
 		rc = -ESTALE; /* the snapshot's object was deleted */

@@ -14,6 +14,7 @@
 #include "fs/lookup.h"
 #include "fs/ops.h"
 #include "fs/path.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 static struct fs_handle *get_handle(struct fuse_file_info *fi)
@@ -92,7 +93,7 @@ static int op_getattr(const char *path, struct stat *st,
 struct fs_dir_handle {
 	struct fs_listing l;
 	bool listed;
-	uint64_t listed_ms; /* cache_clock_monotonic_ms() */
+	uint64_t listed_ms; /* clock_monotonic_ms() */
 };
 
 static int op_opendir(const char *path, struct fuse_file_info *fi)
@@ -174,12 +175,12 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		if (rc != 0)
 			return rc;
 		d->listed = true;
-		d->listed_ms = cache_clock_monotonic_ms();
+		d->listed_ms = clock_monotonic_ms();
 	}
 	/* Attributes go to the kernel only while the held listing is as
 	 * fresh as the directory cache would allow (a reader may pause
 	 * between calls); after that, names only, and lookups follow. */
-	plus = plus && cache_clock_monotonic_ms() - d->listed_ms <
+	plus = plus && clock_monotonic_ms() - d->listed_ms <
 			       ctx->opts.dir_ttl_ms;
 	memset(&st, 0, sizeof(st));
 	st.st_mode = S_IFDIR;

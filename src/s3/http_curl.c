@@ -19,10 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "s3/http.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 struct curl_transport {
@@ -83,14 +83,6 @@ static void share_unlock(CURL *h, curl_lock_data data, void *userp)
 
 /* ------------------------------------------------------------ callbacks */
 
-static uint64_t monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /*
  * A transfer that moves data may take long but must never stall: abort
  * once no byte moved either way for the stall timeout. (libcurl's own
@@ -102,7 +94,7 @@ static int progress_cb(void *userp, curl_off_t dltotal, curl_off_t dlnow,
 {
 	struct xfer *x = userp;
 	curl_off_t moved = dlnow + ulnow;
-	uint64_t now = monotonic_ms();
+	uint64_t now = clock_monotonic_ms();
 
 	(void)dltotal;
 	(void)ultotal;
