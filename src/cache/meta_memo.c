@@ -154,14 +154,20 @@ static int write_node(struct buf *out, const struct memo_node *n)
 	return rc;
 }
 
+/* The header line naming @p id, without its newline. */
+static int write_header(struct buf *out, const char *id)
+{
+	int rc = buf_adds(out, MEMO_MAGIC);
+
+	return rc == 0 ? uri_encode(out, id, strlen(id), true) : rc;
+}
+
 int meta_memo_write(struct meta_memo *m, const char *id, struct buf *out)
 {
 	const struct cache_table_node *h;
 	int rc;
 
-	rc = buf_adds(out, MEMO_MAGIC);
-	if (rc == 0)
-		rc = uri_encode(out, id, strlen(id), true);
+	rc = write_header(out, id);
 	if (rc == 0)
 		rc = buf_adds(out, "\n");
 	pthread_mutex_lock(&m->lock);
@@ -266,11 +272,10 @@ long meta_memo_read(struct meta_memo *m, const char *id, const char *text,
 
 	*skipped = 0;
 	nl = strchr(text, '\n');
-	if (nl == NULL || strncmp(text, MEMO_MAGIC, strlen(MEMO_MAGIC)) != 0)
+	if (nl == NULL)
 		return -EINVAL;
 	buf_init(&want, BUF_MAX_DEFAULT);
-	same = buf_adds(&want, MEMO_MAGIC) == 0 &&
-	       uri_encode(&want, id, strlen(id), true) == 0 &&
+	same = write_header(&want, id) == 0 &&
 	       want.len == (size_t)(nl - text) &&
 	       memcmp(want.data, text, want.len) == 0;
 	buf_free(&want);
