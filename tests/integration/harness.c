@@ -1510,16 +1510,21 @@ int it_read_file(const char *path, void **data, size_t *len)
 	return *data ? 0 : ENOMEM;
 }
 
-bool it_log_contains(const struct it_mount *m, const char *needle)
+size_t it_log_count(const struct it_mount *m, const char *needle)
 {
 	void *text = NULL;
-	size_t len = 0;
-	bool found;
+	size_t len = 0, n = 0;
 
 	IT_ASSERT_EQ_INT(it_read_file(m->log, &text, &len), 0);
-	found = strstr(text, needle) != NULL;
+	for (const char *p = text; (p = strstr(p, needle)) != NULL; p++)
+		n++;
 	free(text);
-	return found;
+	return n;
+}
+
+bool it_log_contains(const struct it_mount *m, const char *needle)
+{
+	return it_log_count(m, needle) > 0;
 }
 
 void it_random_bytes(void *buf, size_t n, uint64_t seed)

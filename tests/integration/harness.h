@@ -337,7 +337,9 @@ int it_write_file(const char *path, const void *data, size_t len);
 
 /** Read a whole file (malloc'd, NUL-terminated, caller frees). 0/errno. */
 int it_read_file(const char *path, void **data, size_t *len);
-/** Does the log of mount @p m (it may be unmounted) contain @p needle? */
+/** How often the log of mount @p m (it may be unmounted) contains
+ * @p needle; and whether it does at all. */
+size_t it_log_count(const struct it_mount *m, const char *needle);
 bool it_log_contains(const struct it_mount *m, const char *needle);
 
 /** @p n deterministic pseudo-random bytes from @p seed (xorshift64*). */

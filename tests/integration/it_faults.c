@@ -92,6 +92,25 @@ static int add_rule(const char *method, const char *path, int count,
 	return id;
 }
 
+/* The next request matching @p method and @p path runs @p hook, then
+ * @p action. Its rule id. */
+static int add_hook_rule(const char *method, const char *path,
+			 enum fp_action action, fp_hook_fn hook, void *arg)
+{
+	struct fp_rule r = {
+		.method = method,
+		.path_substr = path,
+		.count = 1,
+		.action = action,
+		.hook = hook,
+		.hook_arg = arg,
+	};
+	int id = fp_add_rule(proxy, &r);
+
+	IT_ASSERT_MSG(id >= 0, "fp_add_rule: %s", strerror(-id));
+	return id;
+}
+
 static void expect_server(const char *bucket, const char *key,
 			  const void *data, size_t len)
 {
@@ -269,9 +288,10 @@ struct overwrite {
 };
 
 /*
- * Runs on the proxy's connection thread once our PUT has landed and
- * before its response is dropped. The test thread is blocked in close()
- * meanwhile, so the harness's (single-threaded) client is free.
+ * Runs on the proxy's connection thread once our request has been
+ * answered upstream (a PUT landed, a HEAD or GET read the version) and
+ * before its response goes on. The test thread is blocked in its system
+ * call meanwhile, so the harness's (single-threaded) client is free.
  */
 static void overwrite_hook(void *arg, const char *method, const char *target,
 			   int status)
@@ -280,7 +300,7 @@ static void overwrite_hook(void *arg, const char *method, const char *target,
 
 	(void)method;
 	(void)target;
-	if (status != 200) {
+	if (status < 200 || status > 299) {
 		o->status = -status;
 		return;
 	}
@@ -300,7 +320,6 @@ IT_TEST(test_lost_response_real_conflict)
 	/* Static: etagfs may retry the PUT after a failed assertion ended
 	 * this test, and the hook must not find a dead stack frame. */
 	static struct overwrite ow;
-	struct fp_rule r = {0};
 	static char bucket[64];
 	char dir[PATH_MAX];
 	const char *conflicts = it_mkdtemp("conflicts");
@@ -318,14 +337,8 @@ IT_TEST(test_lost_response_real_conflict)
 	ow.key = "amb-race.txt";
 	ow.data = theirs;
 	ow.len = sizeof(theirs) - 1;
-	r.method = "PUT";
-	r.path_substr = "amb-race.txt";
-	r.count = 1;
-	r.action = FP_DROP_RESPONSE;
-	r.hook = overwrite_hook;
-	r.hook_arg = &ow;
-	rule = fp_add_rule(proxy, &r);
-	IT_ASSERT(rule >= 0);
+	rule = add_hook_rule("PUT", "amb-race.txt", FP_DROP_RESPONSE,
+			     overwrite_hook, &ow);
 
 	IT_ASSERT_EQ_INT(it_write_file(it_path(&m, "amb-race.txt"), ours,
 				       sizeof(ours)),
@@ -555,26 +568,6 @@ IT_TEST(test_truncated_get_retried)
 
 /* -------------------------------- namespace and metadata operations */
 
-/* What the hook of a race does: another writer replaces the object. */
-struct racer {
-	const char *bucket;
-	const char *key;
-	const char *data;
-	long status; /* of its PUT, for the test thread */
-};
-
-static void racer_hook(void *arg, const char *method, const char *target,
-		       int status)
-{
-	struct racer *r = arg;
-
-	(void)method;
-	(void)target;
-	(void)status;
-	r->status = it_s3_put(r->bucket, r->key, r->data, strlen(r->data),
-			      NULL);
-}
-
 enum race_op { RACE_CHMOD, RACE_TRUNCATE, RACE_RENAME, RACE_UNLINK };
 
 static int race_run(struct it_mount *m, enum race_op op)
@@ -613,9 +606,10 @@ IT_TEST(test_namespace_ops_lose_to_a_writer)
 	static const char theirs[] = "the other writer's version\n";
 
 	for (int op = RACE_CHMOD; op <= RACE_UNLINK; op++) {
-		struct racer r = {.data = theirs};
-		struct fp_rule rule = {0};
-		char bucket[64];
+		/* Static: the hook may still run after a failed assertion
+		 * ended this test (as in test_lost_response_real_conflict). */
+		static struct overwrite r;
+		static char bucket[64];
 		struct it_mount m;
 		struct stat st;
 		struct it_s3_resp resp;
@@ -623,8 +617,9 @@ IT_TEST(test_namespace_ops_lose_to_a_writer)
 		int id, rc, err;
 
 		it_fresh_bucket(bucket);
-		r.bucket = bucket;
-		r.key = "r.txt";
+		r = (struct overwrite){.bucket = bucket, .key = "r.txt",
+				       .data = theirs,
+				       .len = sizeof(theirs) - 1};
 		IT_ASSERT_EQ_INT(it_s3_put(bucket, "r.txt", "ours\n", 5, NULL),
 				 200);
 		proxy_begin();
@@ -633,14 +628,7 @@ IT_TEST(test_namespace_ops_lose_to_a_writer)
 		/* The first request that reads r.txt's version (a HEAD, or
 		 * the GET of a truncate), whatever its method; not a
 		 * listing (its target has "prefix=r.txt"). */
-		rule.method = NULL;
-		rule.path_substr = "/r.txt";
-		rule.count = 1;
-		rule.action = FP_PASS;
-		rule.hook = racer_hook;
-		rule.hook_arg = &r;
-		id = fp_add_rule(proxy, &rule);
-		IT_ASSERT_MSG(id >= 0, "fp_add_rule: %s", strerror(-id));
+		id = add_hook_rule(NULL, "/r.txt", FP_PASS, overwrite_hook, &r);
 
 		rc = race_run(&m, op);
 		err = rc == 0 ? 0 : errno;
