@@ -138,14 +138,22 @@ static int stage_record(struct fs_ctx *ctx, struct fs_handle *h,
 	return stage_record_hashed(ctx, h, state, NULL, false);
 }
 
+/* The streaming hash of the content, or NULL once it no longer covers
+ * it. Empty content has one too, started here on first use: an O_EXCL
+ * create commits empty content, whose record is then as lazy as any. */
+static struct hash_stream *sha_stream(struct fs_handle *h)
+{
+	if (h->sha == NULL && !h->sha_broken && h->size == 0)
+		h->sha = hash_stream_new(); /* NULL: only the shortcut lost */
+	return h->sha;
+}
+
 /* Keep the streaming hash in step with a write of @p n bytes at @p off:
  * it survives only appends at the end of content it covers entirely. */
 static void sha_track(struct fs_handle *h, const char *buf, size_t n,
 		      off_t off)
 {
-	if (h->sha == NULL && !h->sha_broken && h->size == 0 && off == 0)
-		h->sha = hash_stream_new(); /* NULL: only the shortcut lost */
-	if (h->sha == NULL)
+	if (sha_stream(h) == NULL)
 		return;
 	if ((uint64_t)off != h->size ||
 	    hash_stream_len(h->sha) != h->size ||
@@ -732,9 +740,8 @@ static int commit_locked(struct fs_ctx *ctx, struct fs_handle *h)
 	 * a truncate to 0) has a hash too: without one, every new file
 	 * cost three disk flushes (data, manifest, directory) before its
 	 * first PUT, more than the PUT itself. */
-	if (h->sha == NULL && !h->sha_broken && h->size == 0)
-		h->sha = hash_stream_new(); /* NULL: only the shortcut lost */
-	have_sha = h->sha != NULL && hash_stream_len(h->sha) == h->size &&
+	have_sha = sha_stream(h) != NULL &&
+		   hash_stream_len(h->sha) == h->size &&
 		   hash_stream_hex(h->sha, sha) == 0;
 	rc = stage_record_hashed(ctx, h, FS_STAGE_COMPLETE,
 				 have_sha ? sha : NULL, have_sha);
