@@ -8,7 +8,9 @@
  *    write, close). EBUSY from close() is a true conflict: the writer
  *    tries again with a new counter.
  *  - 8 readers, 4 per mount: list the directory, read a file fully and
- *    check that what they read is one version, never a mix.
+ *    check that what they read is one version, never a mix. An own file
+ *    read before its writer's close() is empty (the version its O_EXCL
+ *    create committed), or on the writer's mount a prefix of its bytes.
  *
  * Every shared file is self-checking: a header line with a generation
  * number that each read-modify-write increments, and each further line
@@ -79,6 +81,8 @@ enum counter {
 	C_LISTS,	/* directory listings */
 	C_PARTIAL,	/* an own file read on its writer's mount while
 			   being written: a prefix of its bytes */
+	C_CREATED,	/* an own file read on the other mount between its
+			   O_EXCL create and its close: the empty version */
 	C_ERRORS,	/* anything else: fails the test */
 	C_BAD_CONTENT,	/* a read that is not one consistent version */
 	C_N
@@ -87,7 +91,7 @@ enum counter {
 static const char *const counter_names[C_N] = {
 	"appends", "conflicts(EBUSY)", "writer ESTALE", "own files",
 	"reads", "reads ESTALE", "listings", "reads of files being written",
-	"errors", "inconsistent reads",
+	"reads of just-created files", "errors", "inconsistent reads",
 };
 
 struct slot {
@@ -522,6 +526,11 @@ static void reader_check(struct slot *s, int id, const char *name,
 		/* On its writer's mount a file being written shows what
 		 * was written so far, as on a local file system. */
 		s->c[C_PARTIAL]++;
+	} else if (len == 0) {
+		/* O_CREAT|O_EXCL commits an empty object at open (that is
+		 * what makes it atomic across machines): until the writer's
+		 * close(), that empty version is the file, on any mount. */
+		s->c[C_CREATED]++;
 	} else if (len != n || memcmp(buf, want, n) != 0)
 		note_error(s, C_BAD_CONTENT, "reader %d, %s: %zu bytes, not "
 			   "the %zu its writer wrote%s", id, name, len, n,
