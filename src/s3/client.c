@@ -546,7 +546,9 @@ static void log_failure(const struct s3_client_op *o,
 
 	if (rc == 0)
 		return;
-	if (rc == -ENOENT || (refused && expect_refusals))
+	/* A missing key and a 304 (the caller's copy is current) are
+	 * answers the caller asked for, not failures. */
+	if (rc == -ENOENT || rc == -EALREADY || (refused && expect_refusals))
 		level = LOG_DEBUG;
 	else if (refused && rc == -EBUSY && o->conditional)
 		level = LOG_INFO; /* the caller reports the conflict itself */

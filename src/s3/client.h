@@ -126,6 +126,18 @@ int s3_get_object(struct s3_client *c, const char *key, uint64_t off,
 		  size_t len, const char *if_match, void *dst, size_t *got,
 		  struct s3_object_info *info, struct s3_status *st);
 
+/**
+ * Revalidate and read in one round trip: s3_get_object() with
+ * If-None-Match: @p have_etag instead of If-Match. -EALREADY (no bytes,
+ * *@p got 0) when @p have_etag is still the current version (304 Not
+ * Modified); otherwise the bytes of the current version, whose ETag is
+ * in @p info, which should therefore not be NULL.
+ */
+int s3_get_object_if_changed(struct s3_client *c, const char *key,
+			     uint64_t off, size_t len, const char *have_etag,
+			     void *dst, size_t *got,
+			     struct s3_object_info *info, struct s3_status *st);
+
 /** Download the whole object into @p fd at offset 0 (pwrite). */
 int s3_get_object_to_fd(struct s3_client *c, const char *key,
 			const char *if_match, int fd,

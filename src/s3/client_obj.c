@@ -66,11 +66,16 @@ int s3_head_object(struct s3_client *c, const char *key, const char *if_match,
 	return rc;
 }
 
-int s3_get_object(struct s3_client *c, const char *key, uint64_t off,
-		  size_t len, const char *if_match, void *dst, size_t *got,
-		  struct s3_object_info *info, struct s3_status *st)
+/* A ranged GET under @p if_match (a changed object: -ESTALE) or
+ * @p if_none_match (the named version still current: -EALREADY, no
+ * bytes); either may be NULL. */
+static int get_range(struct s3_client *c, const char *key, uint64_t off,
+		     size_t len, const char *if_match,
+		     const char *if_none_match, void *dst, size_t *got,
+		     struct s3_object_info *info, struct s3_status *st)
 {
 	char etag[S3_ETAG_MAX + 2];
+	char inm[S3_ETAG_MAX + 2];
 	char range[64];
 	struct s3_client_outcome out;
 	struct s3_client_op o;
@@ -89,6 +94,12 @@ int s3_get_object(struct s3_client *c, const char *key, uint64_t off,
 		 off + len - 1);
 	s3_client_int_op_header(&o, "Range", range);
 	read_if_match(&o, if_match, etag, sizeof(etag));
+	if (if_none_match) {
+		/* Reads take the standard quoted form everywhere (RGW's
+		 * unquoted quirk is a PUT's only). */
+		s3_client_int_etag_wire(if_none_match, true, inm, sizeof(inm));
+		s3_client_int_op_header(&o, "If-None-Match", inm);
+	}
 	rc = s3_client_int_run(c, &o, &out);
 	if (out.resp.transport_errno == 0 && out.resp.status == 416) {
 		/* Past the end of the object: an empty read. */
@@ -105,21 +116,38 @@ int s3_get_object(struct s3_client *c, const char *key, uint64_t off,
 	} else if (rc == 0) {
 		*got = (size_t)out.resp.body_received;
 	}
-	if (rc == 0 && info) {
+	if ((rc == 0 || rc == -EALREADY) && info) {
 		info_from_resp(info, &out.resp);
 		/* Content-Length of a 206 or 416 is the part's, not the
 		 * object's: Content-Range has the size, else a short read
-		 * tells it. */
+		 * tells it. A 304 tells no size at all. */
 		if ((out.resp.status == 206 || out.resp.status == 416) &&
 		    out.resp.range_total >= 0)
 			info->size = (uint64_t)out.resp.range_total;
 		else if (out.resp.status == 206)
 			info->size = *got < len ? off + *got : 0;
-		else if (out.resp.status == 416)
+		else if (out.resp.status == 416 || out.resp.status == 304)
 			info->size = 0;
 	}
 	s3_client_int_finish(&o, &out, rc, st);
 	return rc;
+}
+
+int s3_get_object(struct s3_client *c, const char *key, uint64_t off,
+		  size_t len, const char *if_match, void *dst, size_t *got,
+		  struct s3_object_info *info, struct s3_status *st)
+{
+	return get_range(c, key, off, len, if_match, NULL, dst, got, info,
+			 st);
+}
+
+int s3_get_object_if_changed(struct s3_client *c, const char *key,
+			     uint64_t off, size_t len, const char *have_etag,
+			     void *dst, size_t *got,
+			     struct s3_object_info *info, struct s3_status *st)
+{
+	return get_range(c, key, off, len, NULL, have_etag, dst, got, info,
+			 st);
 }
 
 int s3_get_object_to_fd(struct s3_client *c, const char *key,

@@ -310,6 +310,61 @@ static const char *hdr(size_t i, const char *name)
 	return req_header(&fk->log[i], name);
 }
 
+/* ------------------------------------------------- log capture */
+
+/* The log goes to fd 2 (one write() per line): send it to a memfd. */
+static int log_fd = -1;
+static int saved_stderr = -1;
+
+static void capture_start(int level)
+{
+	log_fd = memfd_create("log", 0);
+	ck_assert_int_ge(log_fd, 0);
+	saved_stderr = dup(STDERR_FILENO);
+	ck_assert_int_ge(saved_stderr, 0);
+	ck_assert_int_eq(dup2(log_fd, STDERR_FILENO), STDERR_FILENO);
+	log_init("check_client", true, level);
+}
+
+/* Stop capturing; the text logged meanwhile goes to @p out. */
+static void capture_end(char *out, size_t len)
+{
+	ssize_t n;
+
+	log_init("check_client", true, LOG_ERR);
+	ck_assert_int_eq(dup2(saved_stderr, STDERR_FILENO), STDERR_FILENO);
+	close(saved_stderr);
+	n = pread(log_fd, out, len - 1, 0);
+	ck_assert_int_ge(n, 0);
+	ck_assert_int_lt(n, (ssize_t)len - 1); /* nothing cut off */
+	out[n] = '\0';
+	close(log_fd);
+}
+
+/* Lines of @p text at @p level ("notice") that contain @p needle. */
+static int count_lines(const char *text, const char *level,
+		       const char *needle)
+{
+	char prefix[64];
+	int n = 0;
+
+	snprintf(prefix, sizeof(prefix), "check_client: %s: ", level);
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		char line[1024];
+
+		snprintf(line, sizeof(line), "%.*s", (int)len, p);
+		if (strncmp(line, prefix, strlen(prefix)) == 0 &&
+		    strstr(line, needle))
+			n++;
+		p += len + (nl ? 1 : 0);
+	}
+	return n;
+}
+
+static char log_text[64 * 1024];
+
 /* ------------------------------------------------------- URL building */
 
 static const struct url_case {
@@ -754,6 +809,68 @@ START_TEST(test_get_412_is_estale)
 			 -ESTALE);
 	ck_assert_uint_eq(got, 0);
 	ck_assert_uint_eq(fk->n_log, 1);
+}
+END_TEST
+
+/* The named version is still current: 304, no bytes, -EALREADY, and it
+ * is an answer (a debug line), not a failure. */
+START_TEST(test_get_if_changed_not_modified)
+{
+	struct s3_object_info info;
+	char dst[16];
+	size_t got = 99;
+
+	script((struct fake_resp){ .status = 304, .etag = "\"v1\"" });
+	capture_start(LOG_DEBUG);
+	ck_assert_int_eq(s3_get_object_if_changed(cl, "k", 0, sizeof(dst),
+						  "v1", dst, &got, &info,
+						  NULL),
+			 -EALREADY);
+	capture_end(log_text, sizeof(log_text));
+	ck_assert_uint_eq(got, 0);
+	ck_assert_uint_eq(fk->n_log, 1);
+	/* Quoted on the wire, whatever form the caller holds. */
+	ck_assert_str_eq(hdr(0, "If-None-Match"), "\"v1\"");
+	ck_assert_ptr_null(hdr(0, "If-Match"));
+	ck_assert_str_eq(hdr(0, "Range"), "bytes=0-15");
+	ck_assert_str_eq(info.etag, "\"v1\"");
+	ck_assert_uint_eq(info.size, 0);
+	ck_assert_int_eq(count_lines(log_text, "debug", "failed: HTTP 304"),
+			 1);
+	ck_assert_int_eq(count_lines(log_text, "warning", "failed:") +
+				 count_lines(log_text, "notice", "failed:"),
+			 0);
+}
+END_TEST
+
+/* Another version is current: its bytes and its ETag, in one request. */
+START_TEST(test_get_if_changed_new_version)
+{
+	struct s3_object_info info;
+	char dst[10];
+	size_t got = 0;
+
+	script((struct fake_resp){ .status = 206, .etag = "\"v2\"",
+				   .body = "abcdefghij",
+				   .content_range = "bytes 0-9/20" });
+	ck_assert_int_eq(s3_get_object_if_changed(cl, "k", 0, sizeof(dst),
+						  "\"v1\"", dst, &got, &info,
+						  NULL),
+			 0);
+	ck_assert_uint_eq(got, 10);
+	ck_assert_int_eq(memcmp(dst, "abcdefghij", 10), 0);
+	ck_assert_str_eq(hdr(0, "If-None-Match"), "\"v1\"");
+	ck_assert_str_eq(info.etag, "\"v2\"");
+	ck_assert_uint_eq(info.size, 20);
+	/* Deleted meanwhile: ENOENT, as for any read. */
+	script((struct fake_resp){
+		.status = 404,
+		.body = "<Error><Code>NoSuchKey</Code></Error>" });
+	ck_assert_int_eq(s3_get_object_if_changed(cl, "k", 0, sizeof(dst),
+						  "\"v1\"", dst, &got, &info,
+						  NULL),
+			 -ENOENT);
+	ck_assert_uint_eq(got, 0);
 }
 END_TEST
 
@@ -1536,59 +1653,6 @@ END_TEST
 
 /* ------------------------------------------------------- log levels */
 
-/* The log goes to fd 2 (one write() per line): send it to a memfd. */
-static int log_fd = -1;
-static int saved_stderr = -1;
-
-static void capture_start(int level)
-{
-	log_fd = memfd_create("log", 0);
-	ck_assert_int_ge(log_fd, 0);
-	saved_stderr = dup(STDERR_FILENO);
-	ck_assert_int_ge(saved_stderr, 0);
-	ck_assert_int_eq(dup2(log_fd, STDERR_FILENO), STDERR_FILENO);
-	log_init("check_client", true, level);
-}
-
-/* Stop capturing; the text logged meanwhile goes to @p out. */
-static void capture_end(char *out, size_t len)
-{
-	ssize_t n;
-
-	log_init("check_client", true, LOG_ERR);
-	ck_assert_int_eq(dup2(saved_stderr, STDERR_FILENO), STDERR_FILENO);
-	close(saved_stderr);
-	n = pread(log_fd, out, len - 1, 0);
-	ck_assert_int_ge(n, 0);
-	ck_assert_int_lt(n, (ssize_t)len - 1); /* nothing cut off */
-	out[n] = '\0';
-	close(log_fd);
-}
-
-/* Lines of @p text at @p level ("notice") that contain @p needle. */
-static int count_lines(const char *text, const char *level,
-		       const char *needle)
-{
-	char prefix[64];
-	int n = 0;
-
-	snprintf(prefix, sizeof(prefix), "check_client: %s: ", level);
-	for (const char *p = text; *p;) {
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-		char line[1024];
-
-		snprintf(line, sizeof(line), "%.*s", (int)len, p);
-		if (strncmp(line, prefix, strlen(prefix)) == 0 &&
-		    strstr(line, needle))
-			n++;
-		p += len + (nl ? 1 : 0);
-	}
-	return n;
-}
-
-static char log_text[64 * 1024];
-
 /* Each case fails one request on a 412 and names the level of its line. */
 static const struct level_case {
 	const char *what;
@@ -1990,6 +2054,8 @@ Suite *client_suite(void)
 	tcase_add_test(tc, test_quoting_learned);
 	tcase_add_test(tc, test_quoting_real_conflict);
 	tcase_add_test(tc, test_get_412_is_estale);
+	tcase_add_test(tc, test_get_if_changed_not_modified);
+	tcase_add_test(tc, test_get_if_changed_new_version);
 	tcase_add_test(tc, test_get_416_empty);
 	tcase_add_test(tc, test_get_range);
 	tcase_add_loop_test(tc, test_get_size, 0,
