@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache/seen_set.h"
 #include "fs/ctx.h"
 #include "fs/prefetch.h"
 #include "util/log.h"
@@ -114,8 +115,10 @@ int fs_ctx_init(struct fs_ctx *ctx, struct fs_options *o,
 	/* ~300 bytes a path: 100k versions cost ~30 MiB at most. */
 	ctx->memo = meta_memo_new(100000);
 	ctx->prefetch = fs_prefetch_new();
+	ctx->skipped = seen_set_new(10000);
 	if (ctx->attrs == NULL || ctx->dirs == NULL || ctx->pages == NULL ||
-	    ctx->memo == NULL || ctx->prefetch == NULL) {
+	    ctx->memo == NULL || ctx->prefetch == NULL ||
+	    ctx->skipped == NULL) {
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
 	}
@@ -131,6 +134,7 @@ void fs_ctx_destroy(struct fs_ctx *ctx)
 	dir_cache_free(ctx->dirs);
 	meta_memo_free(ctx->memo);
 	page_etags_free(ctx->pages);
+	seen_set_free(ctx->skipped);
 	s3_client_free(ctx->s3);
 	free(ctx->staging_dir);
 	free(ctx->conflict_dir);

@@ -28,6 +28,7 @@ struct fs_ctx {
 	struct meta_memo *memo; /**< metadata per object version */
 	struct fs_prefetch *prefetch; /**< HEADs ahead of listing walks */
 	struct page_etags *pages; /**< version in the kernel page cache */
+	struct seen_set *skipped; /**< unnameable keys already logged */
 	uint64_t readahead_bytes; /**< read-ahead buffers held (atomic) */
 	char *staging_dir;  /**< owned, exists, mode 0700 */
 	int owner_fd;	    /**< flock held on our owner file (staging.h) */

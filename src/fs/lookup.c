@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache/seen_set.h"
 #include "fs/lookup.h"
 #include "fs/path.h"
 #include "fs/prefetch.h"
@@ -263,6 +264,29 @@ static void memo_recall(struct fs_ctx *ctx, const char *rel,
 	free(path);
 }
 
+
+/* A key or prefix the listing skips, said once per mount: every listing
+ * of its directory meets it again. */
+static void log_unnameable(struct fs_ctx *ctx, const char *key, bool prefix)
+{
+	const char *what = prefix ? "prefix" : "key";
+	const char *as = prefix ? "a directory" : "a file";
+
+	switch (seen_set_add(ctx->skipped, key)) {
+	case SEEN_FIRST:
+		log_notice("skipping %s '%s': it cannot be %s name", what, key,
+			   as);
+		break;
+	case SEEN_FULL:
+		log_notice("skipping %s '%s': it cannot be %s name (and "
+			   "further such keys, without a line each)",
+			   what, key, as);
+		break;
+	case SEEN_AGAIN:
+		break;
+	}
+}
+
 /* Page through the listing of "dirkey" into a malloc'd entry array. */
 static int list_from_server(struct fs_ctx *ctx, const char *rel,
 			    int max_pages, struct dir_entry **entries_out,
@@ -297,8 +321,7 @@ static int list_from_server(struct fs_ctx *ctx, const char *rel,
 				*exists = true;
 				continue;
 			case FS_LISTED_INVALID:
-				log_notice("skipping key '%s': it cannot be a "
-					   "file name", o->key);
+				log_unnameable(ctx, o->key, false);
 				continue;
 			default:
 				break;
@@ -318,8 +341,7 @@ static int list_from_server(struct fs_ctx *ctx, const char *rel,
 
 			if (fs_path_classify(dirkey, res.prefixes[i], true,
 					     &name, &len) != FS_LISTED_DIR) {
-				log_notice("skipping prefix '%s': it cannot be "
-					   "a directory name", res.prefixes[i]);
+				log_unnameable(ctx, res.prefixes[i], true);
 				continue;
 			}
 			memset(&a, 0, sizeof(a));
