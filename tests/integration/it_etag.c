@@ -59,6 +59,41 @@ static void expect_server(const char *bucket, const char *key,
 	free(got);
 }
 
+/* The commit token a write through etagfs leaves in the object's
+ * metadata; a write by the independent client has none. */
+#define TOKEN_META "x-amz-meta-etagfs-token"
+
+/* The version of @p key on the server: ETag into @p etag, commit token
+ * into @p token ("" for another client's write). */
+static void server_version(const char *bucket, const char *key,
+			   char etag[IT_ETAG_MAX], char token[64])
+{
+	long st = it_s3_head(bucket, key, NULL, etag, TOKEN_META, token, 64);
+
+	IT_ASSERT_MSG(st == 200, "HEAD %s: HTTP %ld", key, st);
+}
+
+/*
+ * After a conflict, the server holds exactly the version the other writer
+ * left: its bytes, its ETag @p etag, and its commit token @p token (""
+ * for a client's write), so etagfs neither rewrote it (same bytes, new
+ * token) nor replaced it and put it back.
+ */
+static void expect_theirs(const char *bucket, const char *key,
+			  const void *data, size_t len, const char *etag,
+			  const char *token)
+{
+	char now[IT_ETAG_MAX], now_token[64];
+
+	expect_server(bucket, key, data, len);
+	server_version(bucket, key, now, now_token);
+	IT_ASSERT_MSG(strcmp(now, etag) == 0, "%s: ETag %s, the other "
+		      "writer left %s", key, now, etag);
+	IT_ASSERT_MSG(strcmp(now_token, token) == 0, "%s: commit token "
+		      "'%s', the other writer left '%s'", key, now_token,
+		      token);
+}
+
 static void expect_absent(const char *bucket, const char *key)
 {
 	long st = it_s3_head(bucket, key, NULL, NULL, NULL, NULL, 0);
@@ -140,6 +175,7 @@ static void pwrite_all(int fd, const void *data, size_t len, off_t off)
 /* A modifies in place; the client replaces the object meanwhile. */
 IT_TEST(test_conflict_on_close)
 {
+	char th_etag[IT_ETAG_MAX];
 	static const char v1[] = "version one of the shared file";
 	static const char theirs[] = "the other writer's bytes";
 	char bucket[64], mine[sizeof(v1)];
@@ -152,11 +188,11 @@ IT_TEST(test_conflict_on_close)
 	fd = open(it_path(&a.m, "k"), O_RDWR);
 	IT_ASSERT_OK(fd);
 	pwrite_all(fd, "AAAA", 4, 0);
-	IT_ASSERT_EQ_INT(it_s3_put(bucket, "k", theirs, strlen(theirs), NULL),
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "k", theirs, strlen(theirs), th_etag),
 			 200);
 	pwrite_all(fd, "BB", 2, 10);
 	IT_ASSERT_ERRNO(close(fd), EBUSY);
-	expect_server(bucket, "k", theirs, strlen(theirs));
+	expect_theirs(bucket, "k", theirs, strlen(theirs), th_etag, "");
 	/* The copy is A's full content: v1 with both writes. */
 	memcpy(mine, v1, strlen(v1));
 	memcpy(mine, "AAAA", 4);
@@ -181,6 +217,7 @@ IT_TEST(test_conflict_on_close)
  * 5 GiB), and it is refused like any other. */
 IT_TEST(test_conflict_multipart_sized)
 {
+	char th_etag[IT_ETAG_MAX];
 	enum { SIZE = 64 * 1024 * 1024 + 5 };
 	static const char theirs[] = "replaced while A was writing";
 	char bucket[64];
@@ -196,11 +233,11 @@ IT_TEST(test_conflict_multipart_sized)
 	fd = open(it_path(&a.m, "big"), O_RDWR);
 	IT_ASSERT_OK(fd);
 	IT_ASSERT_EQ_INT(it_s3_put(bucket, "big", theirs, strlen(theirs),
-				   NULL),
+				   th_etag),
 			 200);
 	pwrite_all(fd, "MINE", 4, SIZE - 4);
 	IT_ASSERT_ERRNO(close(fd), EBUSY);
-	expect_server(bucket, "big", theirs, strlen(theirs));
+	expect_theirs(bucket, "big", theirs, strlen(theirs), th_etag, "");
 	/* Nothing was left behind as an unfinished multipart upload. */
 	{
 		size_t n = 99;
@@ -221,6 +258,7 @@ IT_TEST(test_conflict_multipart_sized)
  * commits that follow are still conditional (a conflict is refused). */
 IT_TEST(test_quoting_adapted_on_rgw)
 {
+	char th_etag[IT_ETAG_MAX];
 	static const char theirs[] = "theirs";
 	char bucket[64], line[4096];
 	struct side a;
@@ -237,11 +275,11 @@ IT_TEST(test_quoting_adapted_on_rgw)
 	/* And the condition is enforced in that form. */
 	fd = open(it_path(&a.m, "q"), O_RDWR);
 	IT_ASSERT_OK(fd);
-	IT_ASSERT_EQ_INT(it_s3_put(bucket, "q", theirs, strlen(theirs), NULL),
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "q", theirs, strlen(theirs), th_etag),
 			 200);
 	pwrite_all(fd, "v3", 2, 0);
 	IT_ASSERT_ERRNO(close(fd), EBUSY);
-	expect_server(bucket, "q", theirs, strlen(theirs));
+	expect_theirs(bucket, "q", theirs, strlen(theirs), th_etag, "");
 	log = fopen(a.m.log, "r");
 	IT_ASSERT(log != NULL);
 	while (fgets(line, sizeof(line), log) != NULL)
@@ -257,6 +295,7 @@ IT_TEST(test_quoting_adapted_on_rgw)
  * ETag seen at open. */
 IT_TEST(test_conflict_on_close_trunc)
 {
+	char th_etag[IT_ETAG_MAX];
 	static const char theirs[] = "replaced by the client";
 	char bucket[64];
 	struct side a;
@@ -267,11 +306,11 @@ IT_TEST(test_conflict_on_close_trunc)
 	mount_side(&a, bucket);
 	fd = open(it_path(&a.m, "k"), O_WRONLY | O_TRUNC);
 	IT_ASSERT_OK(fd);
-	IT_ASSERT_EQ_INT(it_s3_put(bucket, "k", theirs, strlen(theirs), NULL),
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "k", theirs, strlen(theirs), th_etag),
 			 200);
 	pwrite_all(fd, "mine", 4, 0);
 	IT_ASSERT_ERRNO(close(fd), EBUSY);
-	expect_server(bucket, "k", theirs, strlen(theirs));
+	expect_theirs(bucket, "k", theirs, strlen(theirs), th_etag, "");
 	expect_conflict_copy(&a, bucket, "k", "mine", 4);
 	IT_ASSERT_EQ_INT(it_unmount(&a.m), 0);
 }
@@ -281,6 +320,7 @@ IT_TEST(test_conflict_on_close_trunc)
  * and the conflict is reported where a program looks for it: close(). */
 IT_TEST(test_conflict_change_before_first_write)
 {
+	char th_etag[IT_ETAG_MAX];
 	static const char theirs[] = "changed before the first write";
 	char bucket[64];
 	struct side a;
@@ -291,17 +331,18 @@ IT_TEST(test_conflict_change_before_first_write)
 	mount_side(&a, bucket);
 	fd = open(it_path(&a.m, "k"), O_RDWR);
 	IT_ASSERT_OK(fd);
-	IT_ASSERT_EQ_INT(it_s3_put(bucket, "k", theirs, strlen(theirs), NULL),
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "k", theirs, strlen(theirs), th_etag),
 			 200);
 	pwrite_all(fd, "X", 1, 3);
 	IT_ASSERT_ERRNO(close(fd), EBUSY);
-	expect_server(bucket, "k", theirs, strlen(theirs));
+	expect_theirs(bucket, "k", theirs, strlen(theirs), th_etag, "");
 	expect_conflict_copy(&a, bucket, "k", "v1 X1 v1", 8);
 	IT_ASSERT_EQ_INT(it_unmount(&a.m), 0);
 }
 
 IT_TEST(test_conflict_on_fsync)
 {
+	char th_etag[IT_ETAG_MAX];
 	static const char theirs[] = "the client's version";
 	char bucket[64];
 	struct side a;
@@ -313,15 +354,15 @@ IT_TEST(test_conflict_on_fsync)
 	fd = open(it_path(&a.m, "k"), O_RDWR);
 	IT_ASSERT_OK(fd);
 	pwrite_all(fd, "ab", 2, 0);
-	IT_ASSERT_EQ_INT(it_s3_put(bucket, "k", theirs, strlen(theirs), NULL),
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "k", theirs, strlen(theirs), th_etag),
 			 200);
 	pwrite_all(fd, "cd", 2, 8);
 	IT_ASSERT_ERRNO(fsync(fd), EBUSY);
-	expect_server(bucket, "k", theirs, strlen(theirs));
+	expect_theirs(bucket, "k", theirs, strlen(theirs), th_etag, "");
 	/* Sticky: the handle never commits after a conflict. */
 	IT_ASSERT_ERRNO(fsync(fd), EBUSY);
 	IT_ASSERT_ERRNO(close(fd), EBUSY);
-	expect_server(bucket, "k", theirs, strlen(theirs));
+	expect_theirs(bucket, "k", theirs, strlen(theirs), th_etag, "");
 	expect_conflict_copy(&a, bucket, "k", "ab234567cd", 10);
 	IT_ASSERT_EQ_INT(it_unmount(&a.m), 0);
 }
@@ -368,6 +409,7 @@ IT_TEST(test_fsync_adopts_new_etag)
 /* Two mounts update one file: the first to commit wins. */
 IT_TEST(test_two_mounts_update)
 {
+	char a_etag[IT_ETAG_MAX], a_token[64];
 	char bucket[64];
 	struct side a, b;
 	int fa, fb;
@@ -383,8 +425,10 @@ IT_TEST(test_two_mounts_update)
 	pwrite_all(fa, "A", 1, 0);
 	pwrite_all(fb, "B", 1, 0);
 	IT_ASSERT_OK(close(fa));
+	server_version(bucket, "k", a_etag, a_token);
+	IT_ASSERT_MSG(a_token[0] != '\0', "A's commit carries no token");
 	IT_ASSERT_ERRNO(close(fb), EBUSY);
-	expect_server(bucket, "k", "Ahared", 6);
+	expect_theirs(bucket, "k", "Ahared", 6, a_etag, a_token);
 	expect_conflict_copy(&b, bucket, "k", "Bhared", 6);
 	IT_ASSERT_EQ_INT(conflict_copies(&a, bucket, "k", NULL), 0);
 	IT_ASSERT_EQ_INT(it_unmount(&a.m), 0);
@@ -395,6 +439,7 @@ IT_TEST(test_two_mounts_update)
 
 IT_TEST(test_two_creators)
 {
+	char a_etag[IT_ETAG_MAX], a_token[64];
 	char bucket[64];
 	struct side a, b;
 	int fa, fb;
@@ -411,8 +456,10 @@ IT_TEST(test_two_creators)
 	pwrite_all(fa, "from A", 6, 0);
 	pwrite_all(fb, "from B, longer", 14, 0);
 	IT_ASSERT_OK(close(fa));
+	server_version(bucket, "n", a_etag, a_token);
+	IT_ASSERT_MSG(a_token[0] != '\0', "A's commit carries no token");
 	IT_ASSERT_ERRNO(close(fb), EBUSY);
-	expect_server(bucket, "n", "from A", 6);
+	expect_theirs(bucket, "n", "from A", 6, a_etag, a_token);
 	expect_conflict_copy(&b, bucket, "n", "from B, longer", 14);
 
 	/* With O_EXCL the second open fails at once. */
@@ -877,14 +924,14 @@ IT_TEST(test_xattr_if_match)
 	IT_ASSERT_EQ_INT(it_s3_head(bucket, "x", NULL, srv, NULL, NULL, 0),
 			 200);
 	expect_same_etag(e2, srv);
-	IT_ASSERT_EQ_INT(it_s3_put(bucket, "x", "v3 by client", 12, NULL),
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "x", "v3 by client", 12, srv),
 			 200);
 	fd = open(it_path(&a.m, "x"), O_RDWR | O_TRUNC);
 	IT_ASSERT_OK(fd);
 	IT_ASSERT_OK(fsetxattr(fd, "user.etag.if-match", e2, len, 0));
 	pwrite_all(fd, "v4 by A", 7, 0);
 	IT_ASSERT_ERRNO(close(fd), EBUSY);
-	expect_server(bucket, "x", "v3 by client", 12);
+	expect_theirs(bucket, "x", "v3 by client", 12, srv, "");
 
 	/* Without a writable handle there is nothing to make conditional;
 	 * an empty value is invalid. */
