@@ -31,18 +31,24 @@ struct side {
 	char conflicts[PATH_MAX];
 };
 
-/* Mount @p bucket with no caching, staging and conflict copies in the
- * scratch dir. */
-static void mount_side(struct side *s, const char *bucket)
+/* Mount @p bucket with caches of @p ttl seconds, staging and conflict
+ * copies in the scratch dir. */
+static void mount_side_ttl(struct side *s, const char *bucket, int ttl)
 {
 	char opts[3 * PATH_MAX];
 
 	snprintf(s->conflicts, sizeof(s->conflicts), "%s",
 		 it_mkdtemp("conflicts"));
 	snprintf(opts, sizeof(opts),
-		 "attr_ttl=0,dir_ttl=0,staging_dir=%s,conflict_dir=%s",
-		 it_mkdtemp("stage"), s->conflicts);
+		 "attr_ttl=%d,dir_ttl=%d,staging_dir=%s,conflict_dir=%s", ttl,
+		 ttl, it_mkdtemp("stage"), s->conflicts);
 	it_mount(&s->m, bucket, opts);
+}
+
+/* Mount @p bucket with no caching. */
+static void mount_side(struct side *s, const char *bucket)
+{
+	mount_side_ttl(s, bucket, 0);
 }
 
 static void expect_server(const char *bucket, const char *key,
@@ -555,11 +561,49 @@ IT_TEST(test_excl_race_rounds)
 		IT_ASSERT_EQ_INT(eexist, RACERS - 1);
 		snprintf(want, sizeof(want), "winner %d", winner);
 		expect_server(bucket, name, want, strlen(want));
+		/* A lost O_EXCL create wrote nothing: EEXIST is all it
+		 * gets, no conflict copy (lock files lose all the time). */
+		IT_ASSERT_EQ_INT(conflict_copies(&a, bucket, name, NULL) +
+					 conflict_copies(&b, bucket, name, NULL),
+				 0);
 		won_total++;
 	}
 	IT_ASSERT_EQ_INT(won_total, ROUNDS);
+	IT_ASSERT_EQ_INT(it_log_count(&a.m, "conflict on") +
+				 it_log_count(&b.m, "conflict on"),
+			 0);
 	IT_ASSERT_EQ_INT(it_unmount(&a.m), 0);
 	IT_ASSERT_EQ_INT(it_unmount(&b.m), 0);
+}
+
+/* An O_EXCL create that loses to another machine after the kernel
+ * believed the name free (a cached "no such file") gets EEXIST and
+ * nothing else: the other writer's object untouched, no conflict copy,
+ * no conflict warning. The next O_EXCL create of a free name works. */
+IT_TEST(test_excl_loser_gets_eexist_only)
+{
+	char bucket[64], th_etag[IT_ETAG_MAX];
+	struct stat st;
+	struct side a;
+	int fd;
+
+	it_fresh_bucket(bucket);
+	mount_side_ttl(&a, bucket, 30);
+	IT_ASSERT_ERRNO(stat(it_path(&a.m, "lock"), &st), ENOENT);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "lock", "theirs", 6, th_etag),
+			 200);
+	IT_ASSERT_ERRNO(open(it_path(&a.m, "lock"),
+			     O_CREAT | O_EXCL | O_WRONLY, 0644),
+			EEXIST);
+	expect_theirs(bucket, "lock", "theirs", 6, th_etag, "");
+	IT_ASSERT_EQ_INT(conflict_copies(&a, bucket, "lock", NULL), 0);
+	fd = open(it_path(&a.m, "free"), O_CREAT | O_EXCL | O_WRONLY, 0644);
+	IT_ASSERT_OK(fd);
+	pwrite_all(fd, "mine", 4, 0);
+	IT_ASSERT_OK(close(fd));
+	expect_server(bucket, "free", "mine", 4);
+	IT_ASSERT_EQ_INT(it_unmount(&a.m), 0);
+	IT_ASSERT_EQ_INT(it_log_count(&a.m, "conflict on"), 0);
 }
 
 /* ------------------------------------------------------------ deletion */
