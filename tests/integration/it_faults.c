@@ -703,7 +703,9 @@ static void wait_held(struct held_outcomes *h, int n, long delay_ms)
 	}
 }
 
-#define HOLD_MS ((TIMEOUT_S + 3) * 1000)
+/* Long enough that the retry of a held request lands (about one timeout
+ * later) well before the held one, even on a loaded machine. */
+#define HOLD_MS ((TIMEOUT_S + 5) * 1000)
 
 /* What held_commit() did; static in the test: the hook outlives it. */
 struct held_commit {
@@ -744,7 +746,7 @@ static void held_commit(struct held_commit *hc, struct it_mount *m,
 
 /*
  * The first PUT of a commit reaches the server only after etagfs gave up
- * on it (held 6 s, timeout=3). etagfs sends it again, same If-Match, same
+ * on it (held 8 s, timeout=3). etagfs sends it again, same If-Match, same
  * token: the retry lands and close() returns 0 after about one timeout.
  * The late first attempt then arrives with the old If-Match and is
  * refused (412): the server keeps exactly the new bytes; a late request
