@@ -3,8 +3,8 @@
  *
  * Locking: one mutex per proxy guards the rule table, the request log,
  * the connection list (and the socket numbers in it) and the stopping
- * flag; the condition variable wakes delayed responses when the proxy
- * stops. No lock is held across I/O or a hook. A connection thread owns
+ * flag; the condition variable wakes delayed requests and responses when
+ * the proxy stops. No lock is held across I/O or a hook. A connection thread owns
  * its two sockets; it sets a socket's number to -1 under the lock before
  * closing it, so fp_stop() can shut down whatever is still open without
  * touching a number the kernel may have reused.
@@ -291,6 +291,7 @@ static bool header_has_token(const char *head, size_t len, const char *name,
 struct request {
 	char method[FP_METHOD_MAX];
 	char target[FP_TARGET_MAX];
+	size_t head_len; /* the header block, blank line included */
 	size_t total;
 	bool close_after;
 };
@@ -330,6 +331,7 @@ static int read_request(int fd, struct dbuf *b, struct request *rq)
 	rc = content_length(b->p, head_len, &clen);
 	if (rc < 0)
 		return -EPROTO;
+	rq->head_len = head_len;
 	rq->total = head_len + (size_t)clen;
 	rq->close_after =
 		header_has_token(b->p, head_len, "Connection", "close");
@@ -734,9 +736,11 @@ static bool match_rule(struct fp_proxy *p, const struct request *rq,
 	return found;
 }
 
-/* Wait @ms, or less if the proxy stops. */
-static void delay_ms(struct fp_proxy *p, int ms)
+/* Wait @ms, or less if the proxy stops. Whether it is stopping. */
+static bool delay_ms(struct fp_proxy *p, int ms)
 {
+	bool stopping;
+
 	struct timespec until;
 
 	clock_gettime(CLOCK_REALTIME, &until);
@@ -750,11 +754,41 @@ static void delay_ms(struct fp_proxy *p, int ms)
 	while (!p->stopping &&
 	       pthread_cond_timedwait(&p->wake, &p->lock, &until) == 0)
 		;
+	stopping = p->stopping;
 	pthread_mutex_unlock(&p->lock);
+	return stopping;
 }
 
 /* What becomes of the client connection after a request. */
 enum conn_next { CONN_KEEP, CONN_CLOSE, CONN_RESET };
+
+/*
+ * FP_TRUNCATE_REQUEST: the header block and half of the body (half of
+ * the header block when there is no body: a complete bodiless request
+ * would be executed) go upstream, then the upstream connection ends with
+ * a FIN. A FIN rather than a RST because it is the harder case for the
+ * server: the stream ends cleanly, and only the Content-Length (and the
+ * signed payload hash) tell it that the body is short. The client's
+ * connection is reset: it never gets an answer.
+ */
+static enum conn_next truncate_request(struct fp_conn *c,
+				       const struct dbuf *req_buf,
+				       const struct request *rq,
+				       const struct fp_rule_ent *rule)
+{
+	size_t body_len = rq->total - rq->head_len;
+	size_t cut = body_len > 0 ? rq->head_len + body_len / 2
+				  : rq->head_len / 2;
+
+	/* If the upstream is unreachable the request is lost anyway: the
+	 * client sees the same reset. */
+	if (upstream_connect(c) == 0)
+		(void)send_all(c->upstream_fd, req_buf->p, cut);
+	conn_close_fd(c->p, &c->upstream_fd, false);
+	if (rule->hook)
+		rule->hook(rule->hook_arg, rq->method, rq->target, 0);
+	return CONN_RESET;
+}
 
 /*
  * Handle one request already in @req_buf: whether the client connection
@@ -798,6 +832,12 @@ static enum conn_next handle_request(struct fp_conn *c,
 			return CONN_RESET;
 		return rq->close_after ? CONN_CLOSE : CONN_KEEP;
 	}
+	if (rule.action == FP_TRUNCATE_REQUEST)
+		return truncate_request(c, req_buf, rq, &rule);
+	/* Delivered late even if the client gave up meanwhile (see
+	 * faultproxy.h); only fp_stop keeps it from the server. */
+	if (rule.action == FP_DELAY_REQUEST && delay_ms(p, rule.arg))
+		return CONN_RESET;
 
 	rc = upstream_connect(c);
 	if (rc == 0)
@@ -835,7 +875,7 @@ static enum conn_next handle_request(struct fp_conn *c,
 	case FP_DROP_RESPONSE:
 		return CONN_CLOSE;
 	case FP_DELAY_RESPONSE:
-		delay_ms(p, rule.arg);
+		(void)delay_ms(p, rule.arg);
 		break;
 	case FP_TRUNCATE_RESPONSE:
 		send_len = rs.body_start + (rs.total - rs.body_start) / 2;

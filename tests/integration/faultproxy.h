@@ -8,6 +8,10 @@
  * a substring of the request target), so a test can lose exactly the
  * response of "the first PUT of key x" and nothing else.
  *
+ * Faults on the way in (a request delayed or cut short) and on the way out
+ * (a response lost, delayed, cut short or rewritten) can be combined
+ * across requests, one rule each.
+ *
  * The proxy understands just enough HTTP to find message boundaries:
  * requests with a Content-Length body (etagfs never sends chunked
  * uploads), responses with Content-Length, chunked or read-to-close
@@ -42,6 +46,27 @@ enum fp_action {
 	FP_DELAY_RESPONSE,
 	/** Send the response headers and half of the body, then close. */
 	FP_TRUNCATE_RESPONSE,
+	/**
+	 * Hold the client's request @c arg milliseconds, then forward it and
+	 * relay the response as usual: a slow network on the way in. The
+	 * client connection is not watched meanwhile, so a request whose
+	 * client gave up (timed out, closed) is still delivered to the
+	 * server when the delay ends, as a late packet would be; its
+	 * response then has nowhere to go and the connection ends. The
+	 * hook sees the upstream status of that late request, which is how
+	 * a test learns what it did to the object. fp_stop() cuts the delay
+	 * short and the request is then never forwarded.
+	 */
+	FP_DELAY_REQUEST,
+	/**
+	 * Forward the request's header block and the first half of its body
+	 * (half of the header block when there is no body, so the request
+	 * is incomplete either way), then close the upstream connection
+	 * (FIN: the server sees its peer end mid-request and must not act
+	 * on it) and reset the client's: the client loses the connection
+	 * before any answer. The hook runs with status 0.
+	 */
+	FP_TRUNCATE_REQUEST,
 	/**
 	 * Answer with status @c arg and an S3 XML error body (code
 	 * @c error_code, or one derived from the status) without forwarding.
@@ -80,8 +105,10 @@ enum fp_action {
  * FP_PASS, FP_DROP_RESPONSE, FP_DELAY_RESPONSE, FP_TRUNCATE_RESPONSE,
  * FP_REWRITE_HEADER and FP_REPLACE_BODY, before the rewrite; for
  * FP_RESET_BEFORE, FP_STATUS and FP_STATUS_WITH_BODY it runs instead of
- * forwarding). @p status is the upstream's HTTP status (0 when nothing
- * was forwarded). Must not call the harness's IT_FAIL (it is not the test
+ * forwarding; for FP_DELAY_REQUEST after the delay and the upstream
+ * response; for FP_TRUNCATE_REQUEST once the partial request was sent and
+ * the upstream connection closed). @p status is the upstream's HTTP status
+ * (0 when no response was read). Must not call the harness's IT_FAIL (it is not the test
  * thread).
  */
 typedef void (*fp_hook_fn)(void *arg, const char *method, const char *target,
@@ -94,7 +121,8 @@ struct fp_rule {
 				      or "" for any */
 	int count;		 /**< next N matching requests; < 0: all */
 	enum fp_action action;
-	int arg;		 /**< ms for FP_DELAY_RESPONSE, status for
+	int arg;		 /**< ms for FP_DELAY_RESPONSE and
+				      FP_DELAY_REQUEST, status for
 				      FP_STATUS, FP_REPLACE_BODY and
 				      FP_STATUS_WITH_BODY */
 	const char *error_code;	 /**< FP_STATUS: <Code>, NULL: by status */

@@ -2,8 +2,10 @@
  * Network faults between etagfs and the server, injected by a loopback
  * proxy (faultproxy.h): lost responses of writes that landed (the
  * ambiguous commit), requests that never arrived, throttling, a real
- * conflict hidden behind a lost response, an unreachable server and a
- * server slower than the timeout. etagfs talks to the proxy; the oracle
+ * conflict hidden behind a lost response, an unreachable server, a
+ * server slower than the timeout, and requests cut short or held past the
+ * timeout on their way in (delivered late, after etagfs gave up on them).
+ * etagfs talks to the proxy; the oracle
  * (the harness's independent client) talks to the RGW directly.
  *
  * Each test starts its own proxy and mount; the proxy of a test that
@@ -76,8 +78,11 @@ static void mount_via_proxy(struct it_mount *m, const char *bucket,
 		      "the mount sent nothing through the proxy");
 }
 
-static int add_rule(const char *method, const char *path, int count,
-		    enum fp_action action, int arg)
+/* The next @p count requests matching @p method and @p path (all: < 0)
+ * run @p hook (NULL: none) and get @p action. Its rule id. */
+static int add_rule_hooked(const char *method, const char *path, int count,
+			   enum fp_action action, int arg, fp_hook_fn hook,
+			   void *hook_arg)
 {
 	struct fp_rule r = {
 		.method = method,
@@ -85,6 +90,8 @@ static int add_rule(const char *method, const char *path, int count,
 		.count = count,
 		.action = action,
 		.arg = arg,
+		.hook = hook,
+		.hook_arg = hook_arg,
 	};
 	int id = fp_add_rule(proxy, &r);
 
@@ -92,23 +99,18 @@ static int add_rule(const char *method, const char *path, int count,
 	return id;
 }
 
+static int add_rule(const char *method, const char *path, int count,
+		    enum fp_action action, int arg)
+{
+	return add_rule_hooked(method, path, count, action, arg, NULL, NULL);
+}
+
 /* The next request matching @p method and @p path runs @p hook, then
  * @p action. Its rule id. */
 static int add_hook_rule(const char *method, const char *path,
 			 enum fp_action action, fp_hook_fn hook, void *arg)
 {
-	struct fp_rule r = {
-		.method = method,
-		.path_substr = path,
-		.count = 1,
-		.action = action,
-		.hook = hook,
-		.hook_arg = arg,
-	};
-	int id = fp_add_rule(proxy, &r);
-
-	IT_ASSERT_MSG(id >= 0, "fp_add_rule: %s", strerror(-id));
-	return id;
+	return add_rule_hooked(method, path, 1, action, 0, hook, arg);
 }
 
 static void expect_server(const char *bucket, const char *key,
@@ -138,6 +140,20 @@ static long outage_bound_ms(int retries)
 	return (long)TIMEOUT_S * 1000 * (retries + 1) + SLACK_MS;
 }
 
+/*
+ * Bound of an operation whose every attempt runs into the timeout: the
+ * attempts, the backoff ceilings between them (100 ms doubling, see
+ * doc/internals/retries.md), times 3 for a loaded 2-core machine.
+ */
+static long held_bound_ms(int retries)
+{
+	long worst = 0;
+
+	for (int i = 0; i <= retries; i++)
+		worst += TIMEOUT_S * 1000L + (i < retries ? 100L << i : 0);
+	return 3 * worst;
+}
+
 /* open + read all of @path: 0 and the bytes, or the errno (timed). */
 static int timed_read(const char *path, void **data, size_t *len,
 		      long *elapsed_ms)
@@ -162,6 +178,54 @@ static int write_then_close(const char *path, const void *data, size_t len)
 	IT_ASSERT_EQ_INT(write(fd, data, len), len);
 	fp_reset_counts(proxy);
 	return close(fd) == 0 ? 0 : errno;
+}
+
+/* write_then_close, timed. */
+static int timed_write_close(const char *path, const void *data, size_t len,
+			     long *elapsed_ms)
+{
+	long t0 = it_now_ms();
+	int rc = write_then_close(path, data, len);
+
+	*elapsed_ms = it_now_ms() - t0;
+	return rc;
+}
+
+/*
+ * The conflict directory @p conflicts holds exactly one copy of @p key of
+ * @p bucket (not counting unfinished ones), with exactly @p len bytes of
+ * @p data.
+ */
+static void expect_conflict_copy(const char *conflicts, const char *bucket,
+				 const char *key, const void *data, size_t len)
+{
+	char dir[PATH_MAX], prefix[PATH_MAX];
+	struct dirent *de;
+	int found = 0;
+	DIR *d;
+
+	IT_SNPRINTF(dir, "%s/%s", conflicts, bucket);
+	IT_SNPRINTF(prefix, "%s.conflict-", key);
+	d = opendir(dir);
+	IT_ASSERT_MSG(d != NULL, "no conflict directory %s: %s", dir,
+		      strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		char path[2 * PATH_MAX];
+		void *got = NULL;
+		size_t got_len = 0;
+
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0 ||
+		    strstr(de->d_name, ".partial"))
+			continue;
+		found++;
+		IT_SNPRINTF(path, "%s/%s", dir, de->d_name);
+		IT_ASSERT_EQ_INT(it_read_file(path, &got, &got_len), 0);
+		IT_ASSERT_EQ_INT(got_len, len);
+		IT_ASSERT_MEM(got, data, len);
+		free(got);
+	}
+	closedir(d);
+	IT_ASSERT_EQ_INT(found, 1);
 }
 
 static void check_finish(struct it_mount *m)
@@ -321,12 +385,9 @@ IT_TEST(test_lost_response_real_conflict)
 	 * this test, and the hook must not find a dead stack frame. */
 	static struct overwrite ow;
 	static char bucket[64];
-	char dir[PATH_MAX];
 	const char *conflicts = it_mkdtemp("conflicts");
-	struct dirent *de;
 	struct it_mount m;
-	int rule, found = 0;
-	DIR *d;
+	int rule;
 
 	it_random_bytes(ours, sizeof(ours), 5);
 	it_fresh_bucket(bucket);
@@ -349,28 +410,8 @@ IT_TEST(test_lost_response_real_conflict)
 		      "upstream status)",
 		      ow.status);
 	expect_server(bucket, "amb-race.txt", theirs, sizeof(theirs) - 1);
-
-	IT_SNPRINTF(dir, "%s/%s", conflicts, bucket);
-	d = opendir(dir);
-	IT_ASSERT_MSG(d != NULL, "no conflict directory %s: %s", dir,
-		      strerror(errno));
-	while ((de = readdir(d)) != NULL) {
-		char path[2 * PATH_MAX];
-		void *got = NULL;
-		size_t got_len = 0;
-
-		if (strncmp(de->d_name, "amb-race.txt.conflict-", 22) != 0 ||
-		    strstr(de->d_name, ".partial"))
-			continue;
-		found++;
-		IT_SNPRINTF(path, "%s/%s", dir, de->d_name);
-		IT_ASSERT_EQ_INT(it_read_file(path, &got, &got_len), 0);
-		IT_ASSERT_EQ_INT(got_len, sizeof(ours));
-		IT_ASSERT_MEM(got, ours, sizeof(ours));
-		free(got);
-	}
-	closedir(d);
-	IT_ASSERT_EQ_INT(found, 1);
+	expect_conflict_copy(conflicts, bucket, "amb-race.txt", ours,
+			     sizeof(ours));
 	check_finish(&m);
 }
 
@@ -484,6 +525,29 @@ IT_TEST(test_server_unreachable)
 }
 
 /*
+ * Reading @p name of mount @p m fails with ETIMEDOUT or EIO, after the
+ * timeout (an answer came too late, not at once) and within @p bound ms.
+ */
+static void expect_read_times_out(struct it_mount *m, const char *name,
+				  long bound)
+{
+	void *got = NULL;
+	size_t got_len = 0;
+	long ms;
+	int rc = timed_read(it_path(m, name), &got, &got_len, &ms);
+
+	free(got);
+	it_log("read of %s: %s after %ld ms (%ld GETs)", name,
+	       rc ? strerror(rc) : "success", ms, fp_count(proxy, "GET", name));
+	IT_ASSERT_MSG(rc == ETIMEDOUT || rc == EIO,
+		      "read: %d (%s), want ETIMEDOUT or EIO", rc,
+		      rc ? strerror(rc) : "success");
+	IT_ASSERT_MSG(ms >= TIMEOUT_S * 1000 - 500,
+		      "failed after %ld ms, before the timeout", ms);
+	IT_ASSERT_MSG(ms <= bound, "read took %ld ms, bound %ld", ms, bound);
+}
+
+/*
  * Every GET of one object is answered later than the timeout: the read
  * fails with ETIMEDOUT or EIO within the retry budget, and the mount goes
  * on working (the same object reads fine once the server is prompt).
@@ -495,8 +559,7 @@ IT_TEST(test_get_slower_than_timeout)
 	struct it_mount m;
 	void *got = NULL;
 	size_t got_len = 0;
-	long ms, bound = outage_bound_ms(1);
-	int rc;
+	long bound = outage_bound_ms(1);
 
 	it_random_bytes(data, sizeof(data), 9);
 	it_fresh_bucket(bucket);
@@ -511,17 +574,7 @@ IT_TEST(test_get_slower_than_timeout)
 	add_rule("GET", "slow.bin", -1, FP_DELAY_RESPONSE,
 		 (TIMEOUT_S + 3) * 1000);
 
-	rc = timed_read(it_path(&m, "slow.bin"), &got, &got_len, &ms);
-	it_log("slow read: %s after %ld ms (%ld GETs)", strerror(rc), ms,
-	       fp_count(proxy, "GET", "slow.bin"));
-	IT_ASSERT_MSG(rc == ETIMEDOUT || rc == EIO,
-		      "read: %d (%s), want ETIMEDOUT or EIO", rc,
-		      rc ? strerror(rc) : "success");
-	IT_ASSERT_MSG(ms >= TIMEOUT_S * 1000 - 500,
-		      "failed after %ld ms, before the timeout", ms);
-	IT_ASSERT_MSG(ms <= bound, "read took %ld ms, bound %ld", ms, bound);
-	free(got);
-	got = NULL;
+	expect_read_times_out(&m, "slow.bin", bound);
 
 	fp_clear_rules(proxy);
 	IT_ASSERT_EQ_INT(it_read_file(it_path(&m, "slow.bin"), &got,
@@ -563,6 +616,269 @@ IT_TEST(test_truncated_get_retried)
 	IT_ASSERT_EQ_INT(got_len, sizeof(data));
 	IT_ASSERT_MEM(got, data, sizeof(data));
 	free(got);
+	check_finish(&m);
+}
+
+/* ------------------------------------------- faults on the way in */
+
+/*
+ * A PUT request cut in half on its way to the server (headers and half
+ * the body, then the connection closed), once, for an existing file
+ * (If-Match) and a new one (If-None-Match: *): the server stores nothing
+ * of it, etagfs retries with the same precondition, close() returns 0 and
+ * the server holds exactly the new bytes. A partial object stored by the
+ * server would carry our token, so the retry's 412 would be resolved as
+ * "our attempt landed" and close() would still say 0: only the bytes read
+ * back tell the difference.
+ */
+IT_TEST(test_truncated_put_request_retried)
+{
+	static const char *const keys[] = {"cut-req-old.txt",
+					   "cut-req-new.txt"};
+	static const char old[] = "the old content of cut-req-old.txt\n";
+	static unsigned char data[40000];
+	char bucket[64];
+	struct it_mount m;
+
+	it_random_bytes(data, sizeof(data), 11);
+	it_fresh_bucket(bucket);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, keys[0], old, sizeof(old) - 1,
+				   NULL),
+			 200);
+	proxy_begin();
+	mount_via_proxy(&m, bucket, NULL, FAST_OPTS);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		int rule = add_rule("PUT", keys[i], 1, FP_TRUNCATE_REQUEST, 0);
+
+		IT_ASSERT_EQ_INT(write_then_close(it_path(&m, keys[i]), data,
+						  sizeof(data)),
+				 0);
+		IT_ASSERT_EQ_INT(fp_rule_hits(proxy, rule), 1);
+		IT_ASSERT_EQ_INT(fp_count(proxy, "PUT", keys[i]), 2);
+		/* No HEAD: the retry was not refused, so the server had
+		 * executed nothing of the cut request (a landed one makes
+		 * the retry's precondition fail and etagfs look). */
+		IT_ASSERT_EQ_INT(fp_count(proxy, "HEAD", keys[i]), 0);
+		expect_server(bucket, keys[i], data, sizeof(data));
+	}
+	check_finish(&m);
+}
+
+/*
+ * Upstream statuses of the requests a rule held, counted by hold_hook on
+ * the proxy's threads (several may finish at once), read by the test.
+ */
+struct held_outcomes {
+	int reached; /* requests that got an upstream answer */
+	int stored;  /* 2xx */
+	int refused; /* 412 */
+};
+
+static void hold_hook(void *arg, const char *method, const char *target,
+		      int status)
+{
+	struct held_outcomes *h = arg;
+
+	(void)method;
+	(void)target;
+	if (status >= 200 && status <= 299)
+		__atomic_add_fetch(&h->stored, 1, __ATOMIC_SEQ_CST);
+	else if (status == 412)
+		__atomic_add_fetch(&h->refused, 1, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&h->reached, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Wait until @p n held requests reached the server (their delay is
+ * @p delay_ms): the proxy delivers them even though etagfs gave up. */
+static void wait_held(struct held_outcomes *h, int n, long delay_ms)
+{
+	long t0 = it_now_ms();
+
+	while (__atomic_load_n(&h->reached, __ATOMIC_SEQ_CST) < n) {
+		IT_ASSERT_MSG(it_now_ms() - t0 < delay_ms + SLACK_MS,
+			      "%d of %d held requests reached the server",
+			      __atomic_load_n(&h->reached, __ATOMIC_SEQ_CST),
+			      n);
+		usleep(50 * 1000);
+	}
+}
+
+/* Long enough that the retry of a held request lands (about one timeout
+ * later) well before the held one, even on a loaded machine. */
+#define HOLD_MS ((TIMEOUT_S + 5) * 1000)
+
+/* What held_commit() did; static in the test: the hook outlives it. */
+struct held_commit {
+	struct held_outcomes held;
+	int rule;
+	long ms;   /* close() took */
+	int err;   /* close()'s errno, 0 */
+	long puts; /* PUTs of the commit through the proxy */
+};
+
+/*
+ * In a fresh bucket (into @p bucket) with @p key holding other bytes,
+ * mount through a new proxy with @p conflicts (NULL: a new dir) and
+ * @p opts, and commit @p len bytes of @p data to @p key, with its first
+ * @p count PUTs (all: < 0) held HOLD_MS each before they go on.
+ */
+static void held_commit(struct held_commit *hc, struct it_mount *m,
+			char bucket[64], const char *conflicts,
+			const char *opts, const char *key, int count,
+			const void *data, size_t len)
+{
+	static const char old[] = "the old content, before the commit\n";
+
+	memset(hc, 0, sizeof(*hc));
+	it_fresh_bucket(bucket);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, key, old, sizeof(old) - 1, NULL),
+			 200);
+	proxy_begin();
+	mount_via_proxy(m, bucket, conflicts, opts);
+	hc->rule = add_rule_hooked("PUT", key, count, FP_DELAY_REQUEST,
+				   HOLD_MS, hold_hook, &hc->held);
+	hc->err = timed_write_close(it_path(m, key), data, len, &hc->ms);
+	hc->puts = fp_count(proxy, "PUT", key);
+	it_log("close with %s PUT held %d ms: %s after %ld ms, %ld PUTs",
+	       count < 0 ? "every" : "its first", HOLD_MS,
+	       hc->err ? strerror(hc->err) : "success", hc->ms, hc->puts);
+}
+
+/*
+ * The first PUT of a commit reaches the server only after etagfs gave up
+ * on it (held 8 s, timeout=3). etagfs sends it again, same If-Match, same
+ * token: the retry lands and close() returns 0 after about one timeout.
+ * The late first attempt then arrives with the old If-Match and is
+ * refused (412): the server keeps exactly the new bytes; a late request
+ * can neither undo a commit nor apply twice.
+ */
+IT_TEST(test_put_request_slower_than_timeout)
+{
+	static unsigned char data[20000];
+	static struct held_commit hc;
+	char bucket[64];
+	struct it_mount m;
+	long bound = held_bound_ms(RETRIES);
+
+	it_random_bytes(data, sizeof(data), 12);
+	held_commit(&hc, &m, bucket, NULL, FAST_OPTS, "late-put.txt", 1, data,
+		    sizeof(data));
+	IT_ASSERT_EQ_INT(hc.err, 0);
+	IT_ASSERT_MSG(hc.ms >= TIMEOUT_S * 1000 - 500,
+		      "close took %ld ms: the held attempt was not waited for",
+		      hc.ms);
+	IT_ASSERT_MSG(hc.ms <= bound, "close took %ld ms, bound %ld", hc.ms,
+		      bound);
+	IT_ASSERT_EQ_INT(fp_rule_hits(proxy, hc.rule), 1);
+	IT_ASSERT_EQ_INT(hc.puts, 2);
+	expect_server(bucket, "late-put.txt", data, sizeof(data));
+
+	wait_held(&hc.held, 1, HOLD_MS);
+	IT_ASSERT_EQ_INT(hc.held.refused, 1);
+	IT_ASSERT_EQ_INT(hc.held.stored, 0);
+	expect_server(bucket, "late-put.txt", data, sizeof(data));
+	/* The timed-out attempt was the retry loop's business: the commit
+	 * succeeded, so no failure is reported. */
+	IT_ASSERT_EQ_INT(it_log_count(&m, "s3: PUT 'late-put.txt' failed"), 0);
+	check_finish(&m);
+}
+
+/*
+ * Every PUT of a commit is held past the timeout (one retry here, so two
+ * attempts): close() fails with ETIMEDOUT within the retry budget and the
+ * bytes are kept as a conflict copy ("could not save" in the log). Both
+ * held requests still reach the server afterwards, as over a slow
+ * network: the first finds its If-Match true and lands, the second (same
+ * If-Match) is refused. So a close() that said ETIMEDOUT may have been
+ * written after all: the errno means "not known to be written", all that
+ * can be known when every answer comes too late. What is guaranteed is
+ * checked: the server holds the old bytes or exactly the new ones (here
+ * the new ones, always, given the order), never a mix, never twice.
+ */
+IT_TEST(test_put_requests_all_slower_than_timeout)
+{
+	static unsigned char data[20000];
+	static struct held_commit hc;
+	const char *conflicts = it_mkdtemp("conflicts");
+	char bucket[64];
+	struct it_mount m;
+	long bound = held_bound_ms(1);
+
+	it_random_bytes(data, sizeof(data), 13);
+	held_commit(&hc, &m, bucket, conflicts,
+		    "timeout=3,connect_timeout=2,retries=1", "late-all.txt", -1,
+		    data, sizeof(data));
+	IT_ASSERT_EQ_INT(hc.err, ETIMEDOUT);
+	IT_ASSERT_MSG(hc.ms <= bound, "close took %ld ms, bound %ld", hc.ms,
+		      bound);
+	IT_ASSERT_EQ_INT(hc.puts, 2);
+	IT_ASSERT_EQ_INT(fp_rule_hits(proxy, hc.rule), 2);
+
+	wait_held(&hc.held, 2, HOLD_MS);
+	it_log("held PUTs at the server: %d stored, %d refused",
+	       hc.held.stored, hc.held.refused);
+	IT_ASSERT_EQ_INT(hc.held.stored, 1);
+	IT_ASSERT_EQ_INT(hc.held.refused, 1);
+	expect_server(bucket, "late-all.txt", data, sizeof(data));
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+	/* One failure line for the two attempts, naming the stall timeout. */
+	IT_ASSERT_EQ_INT(it_log_count(&m, "s3: PUT 'late-all.txt' failed: no "
+					  "data moved"),
+			 1);
+	IT_ASSERT_MSG(it_log_contains(&m, "could not save 'late-all.txt'"),
+		      "no \"could not save\" line in %s", m.log);
+	expect_conflict_copy(conflicts, bucket, "late-all.txt", data,
+			     sizeof(data));
+	proxy_stop();
+}
+
+/*
+ * A GET request held past the timeout, once: etagfs gives up on it and
+ * sends it again, and the read returns exact bytes. Then every GET of
+ * another object is held: the read fails with ETIMEDOUT or EIO (as for a
+ * slow response, test_get_slower_than_timeout) within the retry budget.
+ */
+IT_TEST(test_get_request_slower_than_timeout)
+{
+	static unsigned char once[30000], always[30000];
+	char bucket[64];
+	struct it_mount m;
+	void *got = NULL;
+	size_t got_len = 0;
+	long ms, bound = held_bound_ms(1);
+	int rule, rc;
+
+	it_random_bytes(once, sizeof(once), 14);
+	it_random_bytes(always, sizeof(always), 15);
+	it_fresh_bucket(bucket);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "held-once.bin", once,
+				   sizeof(once), NULL),
+			 200);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "held-always.bin", always,
+				   sizeof(always), NULL),
+			 200);
+	proxy_begin();
+	mount_via_proxy(&m, bucket, NULL,
+			"timeout=3,connect_timeout=2,retries=1");
+	fp_reset_counts(proxy);
+	rule = add_rule("GET", "held-once.bin", 1, FP_DELAY_REQUEST, HOLD_MS);
+
+	rc = timed_read(it_path(&m, "held-once.bin"), &got, &got_len, &ms);
+	it_log("read with its first GET held: %s after %ld ms (%ld GETs)",
+	       rc ? strerror(rc) : "success", ms,
+	       fp_count(proxy, "GET", "held-once.bin"));
+	IT_ASSERT_EQ_INT(rc, 0);
+	IT_ASSERT_EQ_INT(fp_rule_hits(proxy, rule), 1);
+	IT_ASSERT_MSG(fp_count(proxy, "GET", "held-once.bin") >= 2,
+		      "the held GET was not sent again");
+	IT_ASSERT_MSG(ms <= bound, "read took %ld ms, bound %ld", ms, bound);
+	IT_ASSERT_EQ_INT(got_len, sizeof(once));
+	IT_ASSERT_MEM(got, once, sizeof(once));
+	free(got);
+	got = NULL;
+
+	add_rule("GET", "held-always.bin", -1, FP_DELAY_REQUEST, HOLD_MS);
+	expect_read_times_out(&m, "held-always.bin", bound);
 	check_finish(&m);
 }
 
