@@ -833,16 +833,57 @@ IT_TEST(test_recover_command)
 	fp_clear_rules(proxy);
 	expect_absent(bucket, "cmd.bin");
 
-	IT_ASSERT_EQ_INT(fp_endpoint(proxy, endpoint, sizeof(endpoint)), 0);
-	IT_SNPRINTF(opts,
-		    "endpoint=%s,region=%s,passwd_file=%s,staging_dir=%s,"
-		    "conflict_dir=%s",
-		    endpoint, it_env.region, m.passwd, d.stage, d.conf);
 	args[0] = "--recover";
 	args[1] = bucket;
 	args[2] = "-o";
 	args[3] = opts;
 	args[4] = NULL;
+
+	/* Failure paths first: nothing may be lost or half done by them. */
+	/* The endpoint unreachable: one line, non-zero, the manifest kept. */
+	IT_SNPRINTF(opts,
+		    "endpoint=http://127.0.0.1:1,region=%s,passwd_file=%s,"
+		    "staging_dir=%s,conflict_dir=%s,timeout=2,retries=1",
+		    it_env.region, m.passwd, d.stage, d.conf);
+	it_run_mount_cmd(args, 30, &r);
+	IT_ASSERT_MSG(r.exit_code != 0 && !r.timed_out,
+		      "--recover without a server: exit %d", r.exit_code);
+	IT_ASSERT_MSG(strchr(r.err, '\n') == r.err + strlen(r.err) - 1,
+		      "not one line: %s", r.err);
+	IT_ASSERT_EQ_INT(manifests(d.stage), 1);
+	expect_absent(bucket, "cmd.bin");
+	/* The server refusing the commit (503 on every PUT of the key):
+	 * counted as left for later, exit 1, the manifest kept. */
+	IT_ASSERT_EQ_INT(fp_endpoint(proxy, endpoint, sizeof(endpoint)), 0);
+	IT_SNPRINTF(opts,
+		    "endpoint=%s,region=%s,passwd_file=%s,staging_dir=%s,"
+		    "conflict_dir=%s,timeout=2,retries=1",
+		    endpoint, it_env.region, m.passwd, d.stage, d.conf);
+	{
+		struct fp_rule busy = { .method = "PUT",
+					.path_substr = "cmd.bin",
+					.count = -1,
+					.action = FP_STATUS,
+					.arg = 503 };
+		int id = fp_add_rule(proxy, &busy);
+
+		IT_ASSERT_MSG(id >= 0, "fp_add_rule: %s", strerror(-id));
+		it_run_mount_cmd(args, 30, &r);
+		IT_ASSERT_MSG(fp_rule_hits(proxy, id) >= 1,
+			      "no commit was tried");
+	}
+	fp_clear_rules(proxy);
+	IT_ASSERT_EQ_INT(r.exit_code, 1);
+	IT_SNPRINTF(want,
+		    "etagfs: recovery of s3://%s in %s: 0 committed, 0 "
+		    "conflicts kept, 0 incomplete kept, 1 left for later\n",
+		    bucket, d.stage);
+	IT_ASSERT_EQ_STR(r.out, want);
+	IT_ASSERT_EQ_INT(manifests(d.stage), 1);
+	IT_ASSERT_EQ_INT(conflict_files(&d, bucket), 0);
+	expect_absent(bucket, "cmd.bin");
+
+	/* The server back: committed with its original precondition. */
 	it_run_mount_cmd(args, 30, &r);
 	it_log("--recover: exit %d, stdout: %s, stderr: %s", r.exit_code,
 	       r.out, r.err);
