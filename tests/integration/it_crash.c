@@ -821,7 +821,7 @@ IT_TEST(test_recover_command)
 	struct it_run_result r;
 	struct it_mount m;
 	struct dirs d;
-	const char *args[5];
+	const char *args[6];
 
 	it_random_bytes(ours, sizeof(ours), 71);
 	it_fresh_bucket(bucket);
@@ -842,7 +842,10 @@ IT_TEST(test_recover_command)
 	args[1] = bucket;
 	args[2] = "-o";
 	args[3] = opts;
-	args[4] = NULL;
+	/* At -d like every mount of the suite (it_secrets_scan); the trace
+	 * goes to stderr, the result line stays alone on stdout. */
+	args[4] = "-d";
+	args[5] = NULL;
 	it_run_mount_cmd(args, 30, &r);
 	it_log("--recover: exit %d, stdout: %s, stderr: %s", r.exit_code,
 	       r.out, r.err);
