@@ -154,18 +154,16 @@ static void mask_line(char *line)
 {
 	struct secret s[N_SECRETS_MAX];
 	size_t n = secrets(s), i;
-	char *hit;
+	char *p, *hit;
 
 	for (i = 0; i < n; i++)
-		while ((hit = (char *)find(line, &s[i])) != NULL) {
-			size_t from = s[i].value ? 0 : strlen(s[i].needle);
-			size_t to = s[i].value ? strlen(s[i].needle) :
-						 strlen(hit);
+		for (p = line; (hit = (char *)find(p, &s[i])) != NULL;) {
+			size_t skip = s[i].value ? 0 : strlen(s[i].needle);
+			size_t masked = s[i].value ? strlen(s[i].needle) :
+						     strlen(hit + skip);
 
-			memset(hit + from, '*', to - from);
-			/* A masked marker must not be found again. */
-			if (!s[i].value)
-				hit[0] = '#';
+			memset(hit + skip, '*', masked);
+			p = hit + skip + masked;
 		}
 }
 
@@ -179,7 +177,7 @@ size_t it_secrets_report(const char *text, const char *name)
 
 	while ((hit = first_secret(p, &what)) != NULL) {
 		const char *start = hit, *end = strchr(hit, '\n');
-		char line[512];
+		char *line;
 
 		while (start > p && start[-1] != '\n')
 			start--;
@@ -188,11 +186,14 @@ size_t it_secrets_report(const char *text, const char *name)
 		if (!end)
 			end = start + strlen(start);
 		if (++found <= SHOWN_MAX) {
-			snprintf(line, sizeof(line), "%.*s",
-				 (int)(end - start), start);
+			/* Masked whole, then cut: a cut first could leave
+			 * the head of a secret unmasked. */
+			line = strndup(start, (size_t)(end - start));
+			IT_ASSERT(line != NULL);
 			mask_line(line);
-			it_log("%s:%zu: %s (masked): %s", name, line_no, what,
-			       line);
+			it_log("%s:%zu: %s (masked): %.400s", name, line_no,
+			       what, line);
+			free(line);
 		}
 		if (!*end)
 			break;
