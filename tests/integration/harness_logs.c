@@ -132,23 +132,6 @@ static const char *find(const char *text, const struct secret *s)
 	return s->value ? strstr(text, s->needle) : strcasestr(text, s->needle);
 }
 
-/* The earliest secret in @text, its kind in *@what; NULL if none. */
-static const char *first_secret(const char *text, const char **what)
-{
-	struct secret s[N_SECRETS_MAX];
-	size_t n = secrets(s), i;
-	const char *best = NULL, *hit;
-
-	for (i = 0; i < n; i++) {
-		hit = find(text, &s[i]);
-		if (hit && (!best || hit < best)) {
-			best = hit;
-			*what = s[i].what;
-		}
-	}
-	return best;
-}
-
 /* Mask every secret of the NUL-terminated @line in place. */
 static void mask_line(char *line)
 {
@@ -172,17 +155,32 @@ static void mask_line(char *line)
 
 size_t it_secrets_report(const char *text, const char *name)
 {
-	const char *p = text, *counted = text, *hit, *what = NULL;
-	size_t found = 0, line_no = 1;
+	struct secret s[N_SECRETS_MAX];
+	const char *next[N_SECRETS_MAX];
+	const char *p = text, *counted = text;
+	size_t n = secrets(s), found = 0, line_no = 1, i;
 
-	while ((hit = first_secret(p, &what)) != NULL) {
-		const char *start = hit, *end = strchr(hit, '\n');
+	/* Each needle's next hit at or after p: a leak on every line costs
+	 * one pass per needle, not one per hit. */
+	for (i = 0; i < n; i++)
+		next[i] = find(text, &s[i]);
+	for (;;) {
+		const char *hit = NULL, *what = NULL, *start, *end;
 		char *line;
 
+		for (i = 0; i < n; i++)
+			if (next[i] && (!hit || next[i] < hit)) {
+				hit = next[i];
+				what = s[i].what;
+			}
+		if (!hit)
+			break;
+		start = hit;
 		while (start > p && start[-1] != '\n')
 			start--;
 		for (; counted < start; counted++)
 			line_no += *counted == '\n';
+		end = strchr(hit, '\n');
 		if (!end)
 			end = start + strlen(start);
 		if (++found <= SHOWN_MAX) {
@@ -198,6 +196,9 @@ size_t it_secrets_report(const char *text, const char *name)
 		if (!*end)
 			break;
 		p = end + 1;
+		for (i = 0; i < n; i++)
+			if (next[i] && next[i] < p)
+				next[i] = find(p, &s[i]);
 	}
 	if (found > SHOWN_MAX)
 		it_log("%s: %zu more such lines", name, found - SHOWN_MAX);

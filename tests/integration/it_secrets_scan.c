@@ -27,12 +27,23 @@
 /* Traced Authorization headers per test program, at least. */
 #define TRACED_AUTH_PER_PROGRAM 10
 
-static size_t count(const char *text, const char *needle)
+/*
+ * Occurrences of @needle in the @len bytes at @text. memchr() and
+ * memcmp() read no further than they must; a strstr() loop would, under
+ * ASan, check the whole rest of a multi-MiB log at every hit (the scan
+ * took 58 s instead of under 1).
+ */
+static size_t count(const char *text, size_t len, const char *needle)
 {
-	size_t n = 0;
+	const char *end = text + len, *p = text;
+	size_t n = 0, needle_len = strlen(needle);
 
-	for (const char *p = text; (p = strstr(p, needle)) != NULL; p++)
-		n++;
+	while ((p = memchr(p, needle[0], (size_t)(end - p))) != NULL) {
+		if ((size_t)(end - p) >= needle_len &&
+		    memcmp(p, needle, needle_len) == 0)
+			n++;
+		p++;
+	}
 	return n;
 }
 
@@ -85,13 +96,14 @@ IT_TEST(test_no_secret_in_any_mount_log)
 		IT_SNPRINTF(path, "%s/%s", dir, names[i]);
 		text = it_read_text(path, &len);
 		bytes += len;
-		lines += count(text, "\n");
+		lines += count(text, len, "\n");
 		debug[i] = strstr(text, "etagfs: debug: ") != NULL;
 		debug_logs += debug[i];
 		/* http_curl.c's trace_line() redacts these two headers. */
-		traced_auth += count(text, "curl > Authorization <redacted>");
-		traced_token +=
-			count(text, "curl > x-amz-security-token <redacted>");
+		traced_auth +=
+			count(text, len, "curl > Authorization <redacted>");
+		traced_token += count(text, len,
+				      "curl > x-amz-security-token <redacted>");
 		security_ran |= strncmp(names[i], "it_security-", 12) == 0;
 		leaks += it_secrets_report(text, path);
 		IT_ASSERT_MSG(debug[i] || !is_mount_log(names[i]),
