@@ -13,6 +13,7 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -1200,7 +1201,7 @@ void it_mount(struct it_mount *m, const char *bucket_spec,
 {
 	struct it_mount_rec *rec;
 	const char *argv[8];
-	char opts[3 * PATH_MAX];
+	char opts[3 * PATH_MAX], name[NAME_MAX];
 	long deadline;
 	int fd, st;
 	pid_t pid;
@@ -1208,7 +1209,8 @@ void it_mount(struct it_mount *m, const char *bucket_spec,
 	memset(m, 0, sizeof(*m));
 	m->pid = -1;
 	snprintf(m->dir, sizeof(m->dir), "%s", it_mkdtemp("mnt"));
-	IT_SNPRINTF(m->log, "%s.log", m->dir);
+	IT_SNPRINTF(name, "%s.log", strrchr(m->dir, '/') + 1);
+	it_kept_log_path(m->log, sizeof(m->log), name);
 	IT_SNPRINTF(m->passwd, "%s.passwd", m->dir);
 	it_write_passwd(m->passwd, 0600, NULL, NULL);
 	IT_SNPRINTF(opts, "endpoint=%s,region=%s,passwd_file=%s%s%s",
@@ -1219,9 +1221,12 @@ void it_mount(struct it_mount *m, const char *bucket_spec,
 	argv[1] = bucket_spec;
 	argv[2] = m->dir;
 	argv[3] = "-f";
-	argv[4] = "-o";
-	argv[5] = opts;
-	argv[6] = NULL;
+	/* The highest debug level, so that it_secrets_scan searches every
+	 * request of the suite for secrets. */
+	argv[4] = "-d";
+	argv[5] = "-o";
+	argv[6] = opts;
+	argv[7] = NULL;
 
 	rec = calloc(1, sizeof(*rec));
 	if (!rec)
@@ -1391,7 +1396,7 @@ void it_run_mount_cmd(const char *const *args, int timeout_s,
 		      struct it_run_result *r)
 {
 	static unsigned counter;
-	char out_path[PATH_MAX], err_path[PATH_MAX];
+	char out_path[PATH_MAX], err_path[PATH_MAX], name[32];
 	const char *argv[64];
 	int fo, fe, st = 0, i;
 	long t0;
@@ -1404,8 +1409,10 @@ void it_run_mount_cmd(const char *const *args, int timeout_s,
 		argv[i + 1] = args[i];
 	argv[i + 1] = NULL;
 	counter++;
-	IT_SNPRINTF(out_path, "%s/run-%u.out", it_env.tmp_root, counter);
-	IT_SNPRINTF(err_path, "%s/run-%u.err", it_env.tmp_root, counter);
+	IT_SNPRINTF(name, "run-%u.out", counter);
+	it_kept_log_path(out_path, sizeof(out_path), name);
+	IT_SNPRINTF(name, "run-%u.err", counter);
+	it_kept_log_path(err_path, sizeof(err_path), name);
 	fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fo < 0 || fe < 0)
@@ -1472,6 +1479,44 @@ int it_write_file(const char *path, const void *data, size_t len)
 	return err;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char **it_list_dir(const char *path, size_t *n_out)
+{
+	size_t n = 0, cap = 64;
+	char **v = calloc(cap + 1, sizeof(*v));
+	struct dirent *d;
+	DIR *dir;
+
+	IT_ASSERT(v != NULL);
+	dir = opendir(path);
+	IT_ASSERT_MSG(dir != NULL, "opendir %s: %s", path, strerror(errno));
+	errno = 0;
+	while ((d = readdir(dir)) != NULL) {
+		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
+			continue;
+		if (n == cap) {
+			char **bigger = realloc(v, (2 * cap + 1) * sizeof(*v));
+
+			IT_ASSERT(bigger != NULL);
+			v = bigger;
+			cap *= 2;
+		}
+		v[n] = strdup(d->d_name);
+		IT_ASSERT(v[n] != NULL);
+		n++;
+		v[n] = NULL;
+	}
+	IT_ASSERT_MSG(errno == 0, "readdir %s: %s", path, strerror(errno));
+	closedir(dir);
+	qsort(v, n, sizeof(*v), cmp_str);
+	*n_out = n;
+	return v;
+}
+
 int it_read_file(const char *path, void **data, size_t *len)
 {
 	struct membuf b = {.max = IT_BODY_MAX};
@@ -1512,10 +1557,9 @@ int it_read_file(const char *path, void **data, size_t *len)
 
 size_t it_log_count(const struct it_mount *m, const char *needle)
 {
-	void *text = NULL;
-	size_t len = 0, n = 0;
+	char *text = it_read_text(m->log, NULL);
+	size_t n = 0;
 
-	IT_ASSERT_EQ_INT(it_read_file(m->log, &text, &len), 0);
 	for (const char *p = text; (p = strstr(p, needle)) != NULL; p++)
 		n++;
 	free(text);

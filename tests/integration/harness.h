@@ -35,8 +35,10 @@
  *
  * Environment: ETAGFS_RGW_DIR (its env file, written by tests/rgw/rgw.sh)
  * or ETAGFS_TEST_ENDPOINT/_ACCESS_KEY/_SECRET_KEY/_REGION; ETAGFS_BIN (the
- * etagfs program; default: the build tree's src/etagfs). Arguments: test
- * names to run only those (e.g. ./it_mount test_good_mount).
+ * etagfs program; default: the build tree's src/etagfs); ETAGFS_IT_LOG_DIR
+ * (where mount logs are kept for it_secrets_scan; default: the scratch
+ * dir). Arguments: test names to run only those (e.g. ./it_mount
+ * test_good_mount).
  */
 #ifndef ETAGFS_IT_HARNESS_H
 #define ETAGFS_IT_HARNESS_H
@@ -262,7 +264,7 @@ struct it_mount_rec;
 /** A mount made by it_mount; the struct may live on the test's stack. */
 struct it_mount {
 	char dir[PATH_MAX];	  /**< the mountpoint */
-	char log[PATH_MAX];	  /**< etagfs's stderr and stdout */
+	char log[PATH_MAX];	  /**< etagfs's stderr and stdout (kept) */
 	char passwd[PATH_MAX];	  /**< the credentials file used */
 	pid_t pid;		  /**< etagfs (-f) */
 	struct it_mount_rec *rec; /**< the harness's own record (cleanup) */
@@ -270,11 +272,15 @@ struct it_mount {
 
 /**
  * Mount @p bucket_spec ("bucket" or "bucket:/prefix") with
- * "$ETAGFS_BIN SPEC DIR -f -o endpoint=..,region=..,passwd_file=..[,extra]"
+ * "$ETAGFS_BIN SPEC DIR -f -d -o endpoint=..,region=..,passwd_file=..[,extra]"
  * on a new mountpoint in the scratch dir, and wait (10 s at most) until
  * the kernel shows the mount. Fails the test, with the end of etagfs's log,
  * if etagfs exits or the mount does not appear. @p extra_opts: NULL or
  * more -o options ("attr_ttl=0,dir_ttl=0").
+ * Every mount runs at the highest debug level (-d: libfuse's request
+ * trace, each S3 request with its headers) and its log (m->log) stays in
+ * it_kept_log_dir() after the unmount, for it_secrets_scan: a test that
+ * looks for a line in it must expect the debug lines around it.
  */
 void it_mount(struct it_mount *m, const char *bucket_spec,
 	      const char *extra_opts);
@@ -322,6 +328,8 @@ struct it_run_result {
  * Run "$ETAGFS_BIN args..." (args NULL-terminated, without the program),
  * capture stdout and stderr, wait at most @p timeout_s seconds (then
  * SIGKILL). For bad-input and --help tests. Does not fail the test.
+ * Not at -d (that would change the output under test); the captures are
+ * kept in it_kept_log_dir() all the same.
  */
 void it_run_mount_cmd(const char *const *args, int timeout_s,
 		      struct it_run_result *r);
@@ -335,12 +343,56 @@ void it_run_mount_cmd(const char *const *args, int timeout_s,
  */
 int it_write_file(const char *path, const void *data, size_t len);
 
+/**
+ * Sorted names in directory @p path, without "." and "..": NULL-terminated,
+ * count in @p n_out; free with it_strv_free. Fails the test on error.
+ */
+char **it_list_dir(const char *path, size_t *n_out);
+
 /** Read a whole file (malloc'd, NUL-terminated, caller frees). 0/errno. */
 int it_read_file(const char *path, void **data, size_t *len);
 /** How often the log of mount @p m (it may be unmounted) contains
  * @p needle; and whether it does at all. */
 size_t it_log_count(const struct it_mount *m, const char *needle);
 bool it_log_contains(const struct it_mount *m, const char *needle);
+
+/* ---------------------------------------------- kept logs and secrets */
+
+/** The session token it_security's mounts send: no log may show it. */
+#define IT_FAKE_SESSION_TOKEN "FakeSessionToken-etagfsIT-7f3c9a1e5b2d4c6e8a0f"
+/** A wrong secret key it_mount tries: no log may show it either. */
+#define IT_WRONG_SECRET_KEY "wrongSecretKey000000000000000000"
+
+/**
+ * The directory that keeps every etagfs log of the run for
+ * it_secrets_scan, made on first use: $ETAGFS_IT_LOG_DIR (make check sets
+ * it), else "logs" in the scratch dir (gone at exit).
+ */
+const char *it_kept_log_dir(void);
+
+/** "DIR/PROGRAM-PID-@p name" (DIR: it_kept_log_dir()) in @p out. */
+void it_kept_log_path(char *out, size_t len, const char *name);
+
+/**
+ * A whole file as a string (malloc'd, caller frees), its NULs made '?'
+ * so that string searches see all of it; its length in *@p len (may be
+ * NULL). Fails the test if it cannot be read.
+ */
+char *it_read_text(const char *path, size_t *len);
+
+/**
+ * Log each line of @p text (named @p name) that shows a secret, with the
+ * line number and the secret masked: the test user's secret key,
+ * IT_FAKE_SESSION_TOKEN, IT_WRONG_SECRET_KEY, or any piece of an
+ * Authorization value or header ("Signature=", "Credential=",
+ * "SignedHeaders=", "AWS4-HMAC-SHA256 ", "Authorization:",
+ * "x-amz-security-token:", in any case). Returns the number of such
+ * lines. Meaningful only where the log traces requests with headers.
+ */
+size_t it_secrets_report(const char *text, const char *name);
+
+/** Fail the test if it_secrets_report() finds anything in @p text. */
+void it_assert_no_secrets(const char *text, const char *name);
 
 /** @p n deterministic pseudo-random bytes from @p seed (xorshift64*). */
 void it_random_bytes(void *buf, size_t n, uint64_t seed);

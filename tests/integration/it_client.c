@@ -15,6 +15,7 @@
  *    that, not to a success), and the server holds the winner's bytes.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +27,29 @@
 #include "s3/client.h"
 #include "s3/creds.h"
 #include "s3/probe.h"
+#include "util/log.h"
 
 #define RACERS 20
+
+/* The client's log at its highest level (every request traced, with
+ * its headers redacted) goes to a kept log that it_secrets_scan reads,
+ * like every mount's; the harness reports on stdout. */
+static void log_to_kept_file(void)
+{
+	static bool done;
+	char path[PATH_MAX];
+	int fd;
+
+	if (done)
+		return;
+	it_kept_log_path(path, sizeof(path), "client.log");
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	IT_ASSERT_OK(fd);
+	IT_ASSERT_OK(dup2(fd, STDERR_FILENO));
+	close(fd);
+	log_init("etagfs", true, LOG_DEBUG);
+	done = true;
+}
 
 /* A client of etagfs's own for @p bucket, on the test server. */
 static struct s3_client *client_new(const char *bucket)
@@ -44,12 +66,13 @@ static struct s3_client *client_new(const char *bucket)
 		.addressing = S3_ADDR_PATH,
 		.max_retries = 5,
 		.retry_base_ms = 50,
-		.http = { .max_connections = RACERS },
+		.http = { .max_connections = RACERS, .verbose = true },
 		.creds = &creds,
 	};
 	struct s3_client *c = NULL;
 	char err[256] = "";
 
+	log_to_kept_file();
 	IT_ASSERT_MSG(s3_client_new(&cfg, &c, err, sizeof(err)) == 0,
 		      "s3_client_new: %s", err);
 	return c;

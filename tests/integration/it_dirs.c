@@ -37,52 +37,12 @@ static void expect_absent(const char *bucket, const char *key)
 	IT_ASSERT_MSG(st == 404, "HEAD %s: HTTP %ld, expected 404", key, st);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sorted names of a directory, without "." and "..": NULL-terminated,
- * free with it_strv_free. */
-static char **list_dir(const char *path, size_t *n_out)
-{
-	size_t n = 0, cap = 64;
-	char **v = calloc(cap + 1, sizeof(*v));
-	struct dirent *d;
-	DIR *dir;
-
-	IT_ASSERT(v != NULL);
-	dir = opendir(path);
-	IT_ASSERT_MSG(dir != NULL, "opendir %s: %s", path, strerror(errno));
-	errno = 0;
-	while ((d = readdir(dir)) != NULL) {
-		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
-			continue;
-		if (n == cap) {
-			char **bigger = realloc(v, (2 * cap + 1) * sizeof(*v));
-
-			IT_ASSERT(bigger != NULL);
-			v = bigger;
-			cap *= 2;
-		}
-		v[n] = strdup(d->d_name);
-		IT_ASSERT(v[n] != NULL);
-		n++;
-		v[n] = NULL;
-	}
-	IT_ASSERT_MSG(errno == 0, "readdir %s: %s", path, strerror(errno));
-	closedir(dir);
-	qsort(v, n, sizeof(*v), cmp_str);
-	*n_out = n;
-	return v;
-}
-
 /* The directory at @p path lists exactly @p want (sorted). */
 static void expect_listing(const char *path, const char *const *want,
 			   size_t n_want)
 {
 	size_t n = 0;
-	char **got = list_dir(path, &n);
+	char **got = it_list_dir(path, &n);
 
 	for (size_t i = 0; i < n && i < n_want; i++)
 		IT_ASSERT_MSG(strcmp(got[i], want[i]) == 0,
@@ -371,7 +331,7 @@ IT_TEST(test_listing_attrs_ls_l)
 	lists = mount_requests(&m, "list");
 	{
 		size_t n = 0;
-		char **names = list_dir(it_path(&m, "ls"), &n);
+		char **names = it_list_dir(it_path(&m, "ls"), &n);
 
 		IT_ASSERT_EQ_INT(n, N);
 		it_strv_free(names);
@@ -403,7 +363,7 @@ static void walk_check(struct it_mount *m, const char *dir, size_t n_want,
 		       const struct walk_want *want, size_t n_special)
 {
 	size_t n = 0, j = 0;
-	char **names = list_dir(it_path(m, dir), &n);
+	char **names = it_list_dir(it_path(m, dir), &n);
 	char path[PATH_MAX];
 
 	IT_ASSERT_EQ_INT(n, n_want);
@@ -497,7 +457,7 @@ IT_TEST(test_ls_l_walk_prefetch_and_memo)
 	IT_ASSERT_OK(stat(it_path(&m, "walk"), &st));
 	{
 		size_t n = 0;
-		char **names = list_dir(it_path(&m, "walk"), &n);
+		char **names = it_list_dir(it_path(&m, "walk"), &n);
 
 		IT_ASSERT_EQ_INT(n, N);
 		it_strv_free(names);
@@ -651,7 +611,7 @@ IT_TEST(test_walk_outlasts_listing)
 
 	/* Cold: the walk starts while the listing is fresh, goes on after
 	 * it expired. */
-	names = list_dir(it_path(&m, "big"), &n);
+	names = it_list_dir(it_path(&m, "big"), &n);
 	IT_ASSERT_EQ_INT(n, N);
 	heads = mount_requests(&m, "head");
 	used = mount_requests(&m, "prefetch_used");
@@ -672,7 +632,7 @@ IT_TEST(test_walk_outlasts_listing)
 	sleep(2); /* past every TTL */
 
 	/* Warm: the listing brings the attributes of every entry. */
-	names = list_dir(it_path(&m, "big"), &n);
+	names = it_list_dir(it_path(&m, "big"), &n);
 	IT_ASSERT_EQ_INT(n, N);
 	heads = mount_requests(&m, "head");
 	usleep(400 * 1000); /* past dir_ttl, within attr_ttl */
@@ -856,7 +816,7 @@ IT_TEST(test_readdir_2000)
 	put_many(bucket, (const char *const *)keys, N);
 	it_log("%d objects put in %ld ms", N, it_now_ms() - t0);
 	it_mount(&m, bucket, NULL);
-	got = list_dir(it_path(&m, "many"), &n);
+	got = it_list_dir(it_path(&m, "many"), &n);
 	IT_ASSERT_EQ_INT(n, N);
 	for (size_t i = 0; i < N; i++)
 		IT_ASSERT_EQ_STR(got[i], names[i]);
@@ -999,7 +959,7 @@ static void list_all_checked(const struct it_mount *m)
 	bool good = false, d = false, lng = false;
 	void *data = NULL;
 	size_t len = 0, n = 0;
-	char **root = list_dir(it_path(m, NULL), &n);
+	char **root = it_list_dir(it_path(m, NULL), &n);
 
 	/* Root: good.txt, d and long must show; "bad" may show as an
 	 * (empty-looking) directory, nothing else may. */

@@ -316,7 +316,7 @@ IT_TEST(test_wrong_secret)
 
 	it_fresh_bucket(bucket);
 	IT_SNPRINTF(pw, "%s/passwd", it_mkdtemp("pw"));
-	it_write_passwd(pw, 0600, NULL, "wrongSecretKey000000000000000000");
+	it_write_passwd(pw, 0600, NULL, IT_WRONG_SECRET_KEY);
 	const char *args[] = {bucket, mnt, "-o",
 			      opts_for(NULL, pw, NULL),
 			      NULL};

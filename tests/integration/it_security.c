@@ -41,9 +41,6 @@ extern char **environ;
 #define EXIT_WAIT_MS 20000
 #define NOBODY 65534
 
-/* Recognisable fakes: if they show up in a log, it is a leak. */
-#define FAKE_TOKEN "FakeSessionToken-etagfsIT-7f3c9a1e5b2d4c6e8a0f"
-
 static const char content[] = "secret-free content\n";
 
 /* ------------------------------------------------ own children, cleanup */
@@ -148,24 +145,6 @@ static void begin(void)
 
 /* -------------------------------------------------------------- helpers */
 
-/* Whole file @path, NUL-terminated, NUL bytes made '?' so string searches
- * see all of it. Caller frees. */
-static char *read_text(const char *path, size_t *len)
-{
-	void *data = NULL;
-	size_t n = 0, i;
-	int rc;
-
-	rc = it_read_file(path, &data, &n);
-	IT_ASSERT_MSG(rc == 0, "reading %s: %s", path, strerror(rc));
-	for (i = 0; i < n; i++)
-		if (((char *)data)[i] == '\0')
-			((char *)data)[i] = '?';
-	if (len)
-		*len = n;
-	return data;
-}
-
 static void write_text(const char *path, mode_t mode, const char *text)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -208,7 +187,7 @@ static void run_tool(const char *const *argv, const char *log)
 		IT_FAIL("%s: still running after 20 s", argv[0]);
 	}
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		char *out = read_text(log, NULL);
+		char *out = it_read_text(log, NULL);
 
 		it_log("%s output:\n%s", argv[0], out);
 		free(out);
@@ -305,22 +284,25 @@ static char *const *child_env(const char *const *extra)
 }
 
 /*
- * "etagfs BUCKET MNT -f -o OPTS" with exactly @envp, stdout and stderr to
- * own_log; waits (10 s at most) for the mount. Fails the test with the
- * log's end if etagfs exits first.
+ * "etagfs BUCKET MNT -f -d -o OPTS" with exactly @envp, stdout and stderr
+ * to own_log (kept, like the harness's mount logs, for it_secrets_scan);
+ * waits (10 s at most) for the mount. Fails the test with the log's end
+ * if etagfs exits first.
  */
 static void own_mount(const char *bucket, const char *opts,
 		      char *const *envp)
 {
-	const char *argv[] = {it_env.bin, bucket, NULL, "-f", "-o", opts,
-			      NULL};
+	const char *argv[] = {it_env.bin, bucket, NULL, "-f", "-d", "-o",
+			      opts, NULL};
+	char name[NAME_MAX];
 	long deadline;
 	int fd, st;
 	pid_t pid;
 
 	IT_ASSERT_MSG(own_pid < 0, "own_mount: one at a time");
 	snprintf(own_dir, sizeof(own_dir), "%s", it_mkdtemp("own"));
-	IT_SNPRINTF(own_log, "%s.log", own_dir);
+	IT_SNPRINTF(name, "%s.log", strrchr(own_dir, '/') + 1);
+	it_kept_log_path(own_log, sizeof(own_log), name);
 	argv[2] = own_dir;
 	fd = open(own_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	IT_ASSERT_MSG(fd >= 0, "creating %s: %s", own_log, strerror(errno));
@@ -342,7 +324,7 @@ static void own_mount(const char *bucket, const char *opts,
 	deadline = it_now_ms() + MOUNT_WAIT_MS;
 	while (!it_is_mounted(own_dir)) {
 		if (waitpid(pid, &st, WNOHANG) == pid) {
-			char *log = read_text(own_log, NULL);
+			char *log = it_read_text(own_log, NULL);
 
 			own_pid = -1;
 			it_log("etagfs log:\n%s", log);
@@ -569,7 +551,7 @@ static void tls_up(void)
 	deadline = it_now_ms() + 5000;
 	while (!port_open(tls.port_good) || !port_open(tls.port_wrong)) {
 		if (waitpid(pid, &st, WNOHANG) == pid) {
-			char *o = read_text(out, NULL);
+			char *o = it_read_text(out, NULL);
 
 			tls.pid = -1;
 			it_log("nginx output:\n%s", o);
@@ -661,7 +643,7 @@ IT_TEST(test_tls_ca_file_mounts)
 	IT_ASSERT_MSG(it_unmount(&m) == 0, "unclean unmount");
 
 	/* It really went through TLS: the mount line names the endpoint. */
-	log = read_text(m.log, NULL);
+	log = it_read_text(m.log, NULL);
 	IT_ASSERT_MSG(strstr(log, "(endpoint https://127.0.0.1:"),
 		      "mount log does not name the https endpoint:\n%s", log);
 	free(log);
@@ -697,32 +679,6 @@ IT_TEST(test_tls_wrong_host_name_refused)
 }
 
 /* ---------------------------------------------------- 2. secrets in logs */
-
-/*
- * Nothing of a secret in @log: not the secret key, not @token, no piece
- * of an Authorization value (Credential=, SignedHeaders=, Signature=, in
- * any case). Meaningful only because the caller checked that the log
- * traces requests with their headers.
- */
-static void assert_no_secrets(const char *log, const char *token)
-{
-	static const char *const pieces[] = {"Signature=", "Credential=",
-					     "SignedHeaders=",
-					     "AWS4-HMAC-SHA256 "};
-	size_t i;
-
-	IT_ASSERT_MSG(!strstr(log, it_env.secret_key),
-		      "the secret key is in the log at: %.200s",
-		      strstr(log, it_env.secret_key));
-	IT_ASSERT_MSG(!token || !strstr(log, token),
-		      "the session token is in the log at: %.200s",
-		      token ? strstr(log, token) : "");
-	for (i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++)
-		IT_ASSERT_MSG(!strcasestr(log, pieces[i]),
-			      "an Authorization value (%s) is in the log at: "
-			      "%.200s",
-			      pieces[i], strcasestr(log, pieces[i]));
-}
 
 /* Lines of @log containing @needle (case-insensitive). */
 static int count_lines_with(const char *log, const char *needle)
@@ -805,16 +761,16 @@ IT_TEST(test_debug_log_no_secrets_env_token)
 	IT_SNPRINTF(homevar, "HOME=%s", home);
 	IT_SNPRINTF(ak, "AWS_ACCESS_KEY_ID=%s", it_env.access_key);
 	IT_SNPRINTF(sk, "AWS_SECRET_ACCESS_KEY=%s", it_env.secret_key);
-	IT_SNPRINTF(tok, "AWS_SESSION_TOKEN=%s", FAKE_TOKEN);
+	IT_SNPRINTF(tok, "AWS_SESSION_TOKEN=%s", IT_FAKE_SESSION_TOKEN);
 	const char *extra[] = {homevar, ak, sk, tok, NULL};
 
-	IT_SNPRINTF(opts, "debug,endpoint=%s,region=%s,attr_ttl=0,dir_ttl=0",
+	IT_SNPRINTF(opts, "endpoint=%s,region=%s,attr_ttl=0,dir_ttl=0",
 		    it_env.endpoint, it_env.region);
 	own_mount(bucket, opts, child_env(extra));
 	exercise(own_dir, bucket);
 	IT_ASSERT_MSG(own_unmount() == 0, "unclean unmount");
 
-	log = read_text(own_log, &len);
+	log = it_read_text(own_log, &len);
 	it_log("log: %zu bytes, %d traced requests", len,
 	       count_lines_with(log, "x-amz-date:"));
 	/* The search below means something only if the log traces the
@@ -835,11 +791,11 @@ IT_TEST(test_debug_log_no_secrets_env_token)
 	IT_SNPRINTF(req_line, "> DELETE /%s/b.txt HTTP/1.1", bucket);
 	IT_ASSERT_MSG(strstr(log, req_line), "no request line '%s' in the log",
 		      req_line);
-	assert_no_secrets(log, FAKE_TOKEN);
+	it_assert_no_secrets(log, own_log);
 	free(log);
 }
 
-/* The same with a passwd file and the harness's mount (-o debug). */
+/* The same with a passwd file and the harness's mount (-d too). */
 IT_TEST(test_debug_log_no_secrets_passwd_file)
 {
 	char bucket[64];
@@ -848,18 +804,18 @@ IT_TEST(test_debug_log_no_secrets_passwd_file)
 
 	begin();
 	it_fresh_bucket(bucket);
-	it_mount(&m, bucket, "debug,attr_ttl=0,dir_ttl=0");
+	it_mount(&m, bucket, "attr_ttl=0,dir_ttl=0");
 	exercise(it_path(&m, NULL), bucket);
 	IT_ASSERT_MSG(it_unmount(&m) == 0, "unclean unmount");
 
-	log = read_text(m.log, NULL);
+	log = it_read_text(m.log, NULL);
 	IT_ASSERT_MSG(strstr(log, m.passwd), "the log does not name %s",
 		      m.passwd);
 	IT_ASSERT_MSG(count_lines_with(log, "x-amz-date:") >= 8,
 		      "fewer than 8 traced requests in the log");
 	IT_ASSERT_MSG(count_lines_with(log, "authorization") >= 8,
 		      "the Authorization header is not traced");
-	assert_no_secrets(log, NULL);
+	it_assert_no_secrets(log, m.log);
 	free(log);
 }
 
@@ -950,17 +906,17 @@ IT_TEST(test_aws_credentials_too_open_refused)
 	IT_SNPRINTF(homevar, "HOME=%s", home);
 	const char *extra[] = {homevar, NULL};
 
-	IT_SNPRINTF(opts, "debug,endpoint=%s,region=%s", it_env.endpoint,
+	IT_SNPRINTF(opts, "endpoint=%s,region=%s", it_env.endpoint,
 		    it_env.region);
 	own_mount(bucket, opts, child_env(extra));
 	IT_SNPRINTF(file, "%s/c.txt", own_dir);
 	IT_ASSERT_EQ_INT(it_write_file(file, content, sizeof(content) - 1), 0);
 	IT_ASSERT_MSG(own_unmount() == 0, "unclean unmount");
 	assert_object(bucket, "c.txt", content, sizeof(content) - 1);
-	log = read_text(own_log, NULL);
+	log = it_read_text(own_log, NULL);
 	IT_SNPRINTF(src, "credentials from %s (profile default)", path);
 	IT_ASSERT_MSG(strstr(log, src), "the log does not say '%s'", src);
-	assert_no_secrets(log, NULL);
+	it_assert_no_secrets(log, own_log);
 	free(log);
 }
 
