@@ -268,6 +268,9 @@ static int open_download(struct fs_ctx *ctx, struct fs_handle *h)
 	return 0;
 }
 
+static int commit_locked(struct fs_ctx *ctx, struct fs_handle *h,
+			 bool excl_create);
+
 int fs_handle_open(struct fs_ctx *ctx, const char *rel, int flags,
 		   bool create, mode_t mode, struct fs_handle **out)
 {
@@ -295,9 +298,9 @@ int fs_handle_open(struct fs_ctx *ctx, const char *rel, int flags,
 		if (flags & O_EXCL) {
 			/* The name is taken atomically across machines: the
 			 * loser of two O_EXCL creators gets EEXIST here. */
-			h->excl_create = true;
-			rc = fs_handle_commit(ctx, h);
-			h->excl_create = false;
+			pthread_mutex_lock(&h->lock);
+			rc = commit_locked(ctx, h, true);
+			pthread_mutex_unlock(&h->lock);
 			if (rc == -EBUSY)
 				rc = -EEXIST;
 			if (rc != 0)
@@ -680,7 +683,11 @@ static bool keep_rejected(struct fs_ctx *ctx, struct fs_handle *h, int why)
 	return true;
 }
 
-static int commit_locked(struct fs_ctx *ctx, struct fs_handle *h)
+/* Commit @p h if dirty. @p excl_create: the empty commit of an
+ * O_CREAT|O_EXCL open, which holds nothing a crash or a lost race could
+ * take, so it records no manifest state and keeps no conflict copy. */
+static int commit_locked(struct fs_ctx *ctx, struct fs_handle *h,
+			 bool excl_create)
 {
 	char sha[HASH_SHA256_HEX_LEN + 1];
 	bool have_sha;
@@ -749,7 +756,7 @@ static int commit_locked(struct fs_ctx *ctx, struct fs_handle *h)
 	 * lose: its manifest stays "open" (never uploaded by recovery), which
 	 * also spares the first write a record. Three manifest renames per
 	 * file created by cp or tar, out of six. */
-	if (!h->excl_create) {
+	if (!excl_create) {
 		rc = stage_record_hashed(ctx, h, FS_STAGE_COMPLETE,
 					 have_sha ? sha : NULL, have_sha);
 		if (rc != 0)
@@ -759,7 +766,7 @@ static int commit_locked(struct fs_ctx *ctx, struct fs_handle *h)
 	rc = commit_upload(ctx, h, &cond, have_sha ? sha : NULL, &info);
 	/* Not on the server: the staged bytes must survive a power loss
 	 * before the failure is reported (recovery or a conflict copy). */
-	if (rc != 0 && have_sha && !h->excl_create) {
+	if (rc != 0 && have_sha && !excl_create) {
 		int drc = stage_record_hashed(ctx, h, FS_STAGE_COMPLETE, sha,
 					      false);
 
@@ -784,20 +791,18 @@ static int commit_locked(struct fs_ctx *ctx, struct fs_handle *h)
 		fs_lookup_note_change(ctx, h->rel, &e);
 		log_debug("committed '%s' (%llu bytes) as ETag %s", h->key,
 			  (unsigned long long)h->size, info.etag);
-		if (!h->excl_create)
+		if (!excl_create)
 			stage_record(ctx, h, FS_STAGE_CLEAN);
 		return 0;
 	}
-	if (rc == -EBUSY && h->excl_create) {
-		/* The name was taken first: the caller gets EEXIST and no
-		 * byte was written, so no conflict copy (lock files and
-		 * mkstemp lose such races as a matter of course). */
-		attr_cache_invalidate(ctx->attrs, h->rel);
-		return rc;
-	}
 	if (rc == -EBUSY) {
-		h->conflicted = true;
 		attr_cache_invalidate(ctx->attrs, h->rel);
+		/* A lost O_EXCL create wrote nothing: EEXIST for the caller
+		 * and no conflict copy (lock files and mkstemp lose such
+		 * races as a matter of course). */
+		if (excl_create)
+			return rc;
+		h->conflicted = true;
 		/* Once the bytes are in the conflict copy there is nothing
 		 * left to recover. */
 		if (keep_rejected(ctx, h, rc))
@@ -811,7 +816,7 @@ int fs_handle_commit(struct fs_ctx *ctx, struct fs_handle *h)
 	int rc;
 
 	pthread_mutex_lock(&h->lock);
-	rc = commit_locked(ctx, h);
+	rc = commit_locked(ctx, h, false);
 	h->commit_error = rc == -EBUSY ? 0 : rc;
 	pthread_mutex_unlock(&h->lock);
 	return rc;
@@ -850,7 +855,7 @@ void fs_handle_release(struct fs_ctx *ctx, struct fs_handle *h)
 	 * after the last flush (mmap). A commit that already failed and
 	 * was reported (close() or fsync() said "not written") is not
 	 * tried again behind the caller's back: its bytes are kept. */
-	rc = h->commit_error ? h->commit_error : commit_locked(ctx, h);
+	rc = h->commit_error ? h->commit_error : commit_locked(ctx, h, false);
 	if (rc != 0 && rc != -EBUSY && h->dirty && h->stage.fd >= 0 &&
 	    keep_rejected(ctx, h, rc))
 		stage_record(ctx, h, FS_STAGE_CLEAN);

@@ -48,9 +48,6 @@ struct fs_handle {
 	 * the next commit (see s3_meta.parent). */
 	char base_token[S3_TOKEN_LEN + 1];
 	bool is_new;	   /**< commit with If-None-Match: * */
-	/** the empty commit of an O_CREAT|O_EXCL open is under way: losing
-	 * it is EEXIST, with nothing written and so nothing to keep */
-	bool excl_create;
 	bool writable;
 	bool append; /**< O_APPEND: every write goes to the end of content */
 	bool dirty;	   /**< staged content differs from the object */

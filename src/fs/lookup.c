@@ -264,7 +264,6 @@ static void memo_recall(struct fs_ctx *ctx, const char *rel,
 	free(path);
 }
 
-
 /* A key or prefix the listing skips, said once per mount: every listing
  * of its directory meets it again. */
 static void log_unnameable(struct fs_ctx *ctx, const char *key, bool prefix)
