@@ -809,6 +809,34 @@ IT_TEST(test_crash_mid_commit_then_other_writer)
 	proxy_stop();
 }
 
+/* The options of a --recover run on @p endpoint with @p m's credentials
+ * and @p d's directories, failing fast. */
+static void recover_opts(char *out, size_t len, const char *endpoint,
+			 const struct it_mount *m, const struct dirs *d)
+{
+	int n = snprintf(out, len,
+			 "endpoint=%s,region=%s,passwd_file=%s,staging_dir=%s,"
+			 "conflict_dir=%s,timeout=2,retries=1",
+			 endpoint, it_env.region, m->passwd, d->stage,
+			 d->conf);
+
+	IT_ASSERT(n > 0 && (size_t)n < len);
+}
+
+/* --recover's one line on stdout says what it did. */
+static void expect_recovery_line(const struct it_run_result *r,
+				 const char *bucket, const struct dirs *d,
+				 int committed, int left)
+{
+	char want[512];
+
+	IT_SNPRINTF(want,
+		    "etagfs: recovery of s3://%s in %s: %d committed, 0 "
+		    "conflicts kept, 0 incomplete kept, %d left for later\n",
+		    bucket, d->stage, committed, left);
+	IT_ASSERT_EQ_STR(r->out, want);
+}
+
 /*
  * "etagfs --recover" without a mountpoint after a crash mid-commit:
  * exit 0, one commit in its summary, the bytes on the server; a second
@@ -817,7 +845,7 @@ IT_TEST(test_crash_mid_commit_then_other_writer)
 IT_TEST(test_recover_command)
 {
 	static unsigned char ours[25000];
-	char bucket[64], endpoint[64], opts[3 * PATH_MAX], want[512];
+	char bucket[64], endpoint[64], opts[3 * PATH_MAX];
 	struct it_run_result r;
 	struct it_mount m;
 	struct dirs d;
@@ -841,10 +869,7 @@ IT_TEST(test_recover_command)
 
 	/* Failure paths first: nothing may be lost or half done by them. */
 	/* The endpoint unreachable: one line, non-zero, the manifest kept. */
-	IT_SNPRINTF(opts,
-		    "endpoint=http://127.0.0.1:1,region=%s,passwd_file=%s,"
-		    "staging_dir=%s,conflict_dir=%s,timeout=2,retries=1",
-		    it_env.region, m.passwd, d.stage, d.conf);
+	recover_opts(opts, sizeof(opts), "http://127.0.0.1:1", &m, &d);
 	it_run_mount_cmd(args, 30, &r);
 	IT_ASSERT_MSG(r.exit_code != 0 && !r.timed_out,
 		      "--recover without a server: exit %d", r.exit_code);
@@ -859,10 +884,7 @@ IT_TEST(test_recover_command)
 	args[4] = "-d";
 	args[5] = NULL;
 	IT_ASSERT_EQ_INT(fp_endpoint(proxy, endpoint, sizeof(endpoint)), 0);
-	IT_SNPRINTF(opts,
-		    "endpoint=%s,region=%s,passwd_file=%s,staging_dir=%s,"
-		    "conflict_dir=%s,timeout=2,retries=1",
-		    endpoint, it_env.region, m.passwd, d.stage, d.conf);
+	recover_opts(opts, sizeof(opts), endpoint, &m, &d);
 	{
 		struct fp_rule busy = { .method = "PUT",
 					.path_substr = "cmd.bin",
@@ -878,11 +900,7 @@ IT_TEST(test_recover_command)
 	}
 	fp_clear_rules(proxy);
 	IT_ASSERT_EQ_INT(r.exit_code, 1);
-	IT_SNPRINTF(want,
-		    "etagfs: recovery of s3://%s in %s: 0 committed, 0 "
-		    "conflicts kept, 0 incomplete kept, 1 left for later\n",
-		    bucket, d.stage);
-	IT_ASSERT_EQ_STR(r.out, want);
+	expect_recovery_line(&r, bucket, &d, 0, 1);
 	IT_ASSERT_EQ_INT(manifests(d.stage), 1);
 	IT_ASSERT_EQ_INT(conflict_files(&d, bucket), 0);
 	expect_absent(bucket, "cmd.bin");
@@ -892,22 +910,14 @@ IT_TEST(test_recover_command)
 	it_log("--recover: exit %d, stdout: %s, stderr: %s", r.exit_code,
 	       r.out, r.err);
 	IT_ASSERT_EQ_INT(r.exit_code, 0);
-	IT_SNPRINTF(want,
-		    "etagfs: recovery of s3://%s in %s: 1 committed, 0 "
-		    "conflicts kept, 0 incomplete kept, 0 left for later\n",
-		    bucket, d.stage);
-	IT_ASSERT_EQ_STR(r.out, want);
+	expect_recovery_line(&r, bucket, &d, 1, 0);
 	expect_server(bucket, "cmd.bin", ours, sizeof(ours), NULL);
 	IT_ASSERT_EQ_INT(conflict_files(&d, bucket), 0);
 	IT_ASSERT_EQ_INT(manifests(d.stage), 0);
 
 	it_run_mount_cmd(args, 30, &r);
 	IT_ASSERT_EQ_INT(r.exit_code, 0);
-	IT_SNPRINTF(want,
-		    "etagfs: recovery of s3://%s in %s: 0 committed, 0 "
-		    "conflicts kept, 0 incomplete kept, 0 left for later\n",
-		    bucket, d.stage);
-	IT_ASSERT_EQ_STR(r.out, want);
+	expect_recovery_line(&r, bucket, &d, 0, 0);
 	expect_server(bucket, "cmd.bin", ours, sizeof(ours), NULL);
 	proxy_stop();
 }
