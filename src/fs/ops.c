@@ -221,9 +221,12 @@ static int open_common(const char *path, struct fuse_file_info *fi,
 		/* The kernel's page cache is one per file, shared by every
 		 * handle: with another handle open (perhaps of an older
 		 * version, still filling it) this one reads around it, so no
-		 * reader ever mixes pages of two versions. */
+		 * reader ever mixes pages of two versions. Only the pages
+		 * are forgotten: what the kernel was told of the size still
+		 * holds, and the next open alone must read around it too if
+		 * that was another version's. */
 		fi->direct_io = 1;
-		page_etags_forget(ctx->pages, h->rel);
+		page_etags_forget_pages(ctx->pages, h->rel);
 	} else if (page_etags_attrs_differ(ctx->pages, h->rel, h->etag)) {
 		/* The kernel still holds another version's size (its
 		 * attributes are younger than ours): through the page cache
