@@ -555,38 +555,31 @@ out:
 	return rc;
 }
 
-/* Upload in parts; the precondition rides on Complete. Only used where
- * the server honours it, or where the user accepted a HEAD check. */
+/* Upload in parts, part_concurrency at a time; the precondition rides on
+ * Complete. Only used where the server honours it, or where the user
+ * accepted a HEAD check. */
 static int commit_multipart(struct fs_ctx *ctx, struct fs_handle *h,
 			    const struct s3_write_cond *cond,
 			    struct s3_object_info *info)
 {
-	uint64_t part = ctx->opts.part_size;
-	size_t n = (size_t)((h->size + part - 1) / part);
-	struct s3_part *parts = calloc(n ? n : 1, sizeof(*parts));
+	uint64_t part = s3_mpu_part_size(h->size, ctx->opts.part_size);
+	struct s3_part *parts = NULL;
 	char *upload_id = NULL;
+	size_t n = 0;
 	int rc;
 
-	if (parts == NULL)
-		return -ENOMEM;
 	rc = s3_mpu_create(ctx->s3, h->key, &h->meta, &upload_id, NULL);
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		uint64_t off = i * part;
-		uint64_t len = h->size - off < part ? h->size - off : part;
-
-		parts[i].number = (int)i + 1;
-		rc = s3_mpu_upload_part(ctx->s3, h->key, upload_id,
-					parts[i].number, h->stage.fd,
-					(off_t)off, len, &parts[i].etag, NULL);
-	}
+	if (rc == 0)
+		rc = s3_mpu_upload_fd(ctx->s3, h->key, upload_id, h->stage.fd,
+				      h->size, part,
+				      ctx->opts.part_concurrency, &parts, &n,
+				      NULL);
 	if (rc == 0)
 		rc = s3_mpu_complete(ctx->s3, h->key, upload_id, parts, n,
 				     cond, info, NULL);
 	if (rc != 0 && upload_id != NULL)
 		s3_mpu_abort(ctx->s3, h->key, upload_id, NULL);
-	for (size_t i = 0; i < n; i++)
-		free(parts[i].etag);
-	free(parts);
+	s3_mpu_parts_free(parts, n);
 	free(upload_id);
 	return rc;
 }

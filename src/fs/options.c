@@ -51,6 +51,7 @@ static const struct fuse_opt fs_option_spec[] = {
 	OPT("connect_timeout=%d", connect_timeout_s),
 	OPT("retries=%d", retries),
 	OPT("max_connections=%d", max_connections),
+	OPT("part_concurrency=%d", part_concurrency),
 	OPT("uid=%d", uid),
 	OPT("gid=%d", gid),
 	OPT("unsigned_payload", unsigned_payload),
@@ -88,6 +89,7 @@ void fs_options_init(struct fs_options *o)
 	o->max_connections = 32;
 	o->multipart_threshold = 64ull << 20;
 	o->part_size = 16ull << 20;
+	o->part_concurrency = 4;
 	o->single_put_limit = 5ull << 30;
 	o->uid = -1;
 	o->gid = -1;
@@ -284,6 +286,11 @@ static int check_values(struct raw_opts *raw, char *err, size_t err_len)
 			 "option part_size: must be between 5M and 5G");
 		return -EINVAL;
 	}
+	if (o->part_concurrency < 1 || o->part_concurrency > 64) {
+		snprintf(err, err_len,
+			 "option part_concurrency: must be between 1 and 64");
+		return -EINVAL;
+	}
 	if (raw->umask != NULL) {
 		unsigned long m;
 
@@ -412,6 +419,7 @@ void fs_options_print_help(const char *progname)
 	       "                             versions is kept between mounts\n"
 	       "    -o multipart_threshold=SIZE  multipart above this (64M)\n"
 	       "    -o part_size=SIZE        multipart part size (16M)\n"
+	       "    -o part_concurrency=N    parts uploaded at once (4)\n"
 	       "    -o single_put_limit=SIZE largest single PUT (5G)\n"
 	       "    -o nonatomic_multipart   allow big commits whose condition is\n"
 	       "                             only checked by HEAD before\n"

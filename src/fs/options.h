@@ -38,6 +38,7 @@ struct fs_options {
 	int max_connections;
 	uint64_t multipart_threshold; /**< commit with multipart above this */
 	uint64_t part_size;
+	int part_concurrency; /**< parts of one upload in flight at once */
 	uint64_t single_put_limit;    /**< largest single PUT (5 GiB) */
 	int nonatomic_multipart; /**< allow HEAD-checked big commits */
 	int allow_unconditional; /**< mount rw on a server ignoring If-Match */

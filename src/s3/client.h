@@ -191,6 +191,30 @@ int s3_mpu_upload_part(struct s3_client *c, const char *key,
 		       const char *upload_id, int part_number, int fd,
 		       off_t off, uint64_t len, char **etag_take,
 		       struct s3_status *st);
+/** Most parts one multipart upload may have (an S3 limit). */
+#define S3_MPU_MAX_PARTS 10000
+
+/** The part size for an upload of @p size bytes: @p want, or the
+ * smallest whole number of MiB that needs no more than S3_MPU_MAX_PARTS
+ * parts, whichever is larger. */
+uint64_t s3_mpu_part_size(uint64_t size, uint64_t want);
+
+/**
+ * Upload [0, @p size) of @p fd as parts 1..n of upload @p upload_id,
+ * @p part_size bytes each (the last one shorter), with up to
+ * @p concurrency requests in flight (threads of this call; the calling
+ * thread is one of them). On success *@p parts_take holds the n parts
+ * in order, for s3_mpu_complete(); free with s3_mpu_parts_free(). On
+ * failure nothing is returned and the first failure's errno and status
+ * are; no part is started after a failure. -EFBIG past
+ * S3_MPU_MAX_PARTS parts (see s3_mpu_part_size()).
+ */
+int s3_mpu_upload_fd(struct s3_client *c, const char *key,
+		     const char *upload_id, int fd, uint64_t size,
+		     uint64_t part_size, int concurrency,
+		     struct s3_part **parts_take, size_t *n_out,
+		     struct s3_status *st);
+void s3_mpu_parts_free(struct s3_part *parts, size_t n);
 int s3_mpu_upload_part_copy(struct s3_client *c, const char *key,
 			    const char *upload_id, int part_number,
 			    const char *src_key, const char *src_if_match,

@@ -242,6 +242,135 @@ int s3_mpu_upload_part(struct s3_client *c, const char *key,
 	return rc;
 }
 
+/* ------------------------------------------------ a file in parts */
+
+uint64_t s3_mpu_part_size(uint64_t size, uint64_t want)
+{
+	uint64_t need = (size + S3_MPU_MAX_PARTS - 1) / S3_MPU_MAX_PARTS;
+	const uint64_t mib = 1ull << 20;
+
+	need = (need + mib - 1) / mib * mib;
+	return want > need ? want : need;
+}
+
+void s3_mpu_parts_free(struct s3_part *parts, size_t n)
+{
+	if (parts == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(parts[i].etag);
+	free(parts);
+}
+
+/* The parts of one s3_mpu_upload_fd() call, shared by its threads. */
+struct fd_upload {
+	struct s3_client *c;
+	const char *key, *upload_id;
+	int fd;
+	uint64_t size, part_size;
+	struct s3_part *parts;
+	size_t n;
+	pthread_mutex_t lock; /* guards the fields below */
+	size_t next;	      /* the next part to start */
+	int rc;		      /* the first failure, or 0 */
+	struct s3_status st;  /* that failure's status */
+};
+
+/* Upload parts until none is left or one failed: after a failure no
+ * part is started, so a dead network costs one timeout per thread, not
+ * one per part. */
+static void *fd_upload_worker(void *arg)
+{
+	struct fd_upload *u = arg;
+
+	for (;;) {
+		struct s3_status st;
+		uint64_t off, len;
+		size_t i;
+		int rc;
+
+		pthread_mutex_lock(&u->lock);
+		if (u->rc != 0 || u->next >= u->n) {
+			pthread_mutex_unlock(&u->lock);
+			return NULL;
+		}
+		i = u->next++;
+		pthread_mutex_unlock(&u->lock);
+		off = (uint64_t)i * u->part_size;
+		len = u->size - off < u->part_size ? u->size - off
+						   : u->part_size;
+		memset(&st, 0, sizeof(st));
+		rc = s3_mpu_upload_part(u->c, u->key, u->upload_id,
+					u->parts[i].number, u->fd, (off_t)off,
+					len, &u->parts[i].etag, &st);
+		if (rc != 0) {
+			pthread_mutex_lock(&u->lock);
+			if (u->rc == 0) {
+				u->rc = rc;
+				u->st = st;
+			}
+			pthread_mutex_unlock(&u->lock);
+			return NULL;
+		}
+	}
+}
+
+int s3_mpu_upload_fd(struct s3_client *c, const char *key,
+		     const char *upload_id, int fd, uint64_t size,
+		     uint64_t part_size, int concurrency,
+		     struct s3_part **parts_take, size_t *n_out,
+		     struct s3_status *st)
+{
+	struct fd_upload u = {
+		.c = c, .key = key, .upload_id = upload_id, .fd = fd,
+		.size = size, .part_size = part_size,
+	};
+	pthread_t *threads = NULL;
+	int started = 0;
+
+	*parts_take = NULL;
+	*n_out = 0;
+	if (size == 0 || part_size == 0)
+		return -EINVAL;
+	u.n = (size_t)((size + part_size - 1) / part_size);
+	if (u.n > S3_MPU_MAX_PARTS)
+		return -EFBIG;
+	u.parts = calloc(u.n, sizeof(*u.parts));
+	if (u.parts == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < u.n; i++)
+		u.parts[i].number = (int)i + 1;
+	pthread_mutex_init(&u.lock, NULL);
+	if (concurrency < 1)
+		concurrency = 1;
+	if ((size_t)concurrency > u.n)
+		concurrency = (int)u.n;
+	if (concurrency > 1)
+		threads = calloc((size_t)concurrency - 1, sizeof(*threads));
+	/* This thread is one of the uploaders; a thread that cannot be
+	 * started only makes the upload narrower. */
+	for (int i = 0; threads != NULL && i < concurrency - 1; i++) {
+		if (pthread_create(&threads[started], NULL, fd_upload_worker,
+				   &u) != 0)
+			break;
+		started++;
+	}
+	fd_upload_worker(&u);
+	for (int i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	free(threads);
+	pthread_mutex_destroy(&u.lock);
+	if (st != NULL && u.rc != 0)
+		*st = u.st;
+	if (u.rc != 0) {
+		s3_mpu_parts_free(u.parts, u.n);
+		return u.rc;
+	}
+	*parts_take = u.parts;
+	*n_out = u.n;
+	return 0;
+}
+
 int s3_mpu_upload_part_copy(struct s3_client *c, const char *key,
 			    const char *upload_id, int part_number,
 			    const char *src_key, const char *src_if_match,

@@ -622,6 +622,57 @@ IT_TEST(test_truncated_get_retried)
 /* ------------------------------------------- faults on the way in */
 
 /*
+ * One part of a multipart commit refused (403, not retried) while other
+ * parts are in flight: close() fails with EACCES, Complete is never
+ * sent, the upload is aborted (none is left), the object keeps its old
+ * version, and the bytes are in exactly one conflict copy.
+ */
+IT_TEST(test_multipart_part_refused)
+{
+	static const char old[] = "the old content\n";
+	const size_t len = 23 << 20;
+	unsigned char *data = malloc(len);
+	const char *conflicts = it_mkdtemp("conflicts");
+	char bucket[64], etag0[IT_ETAG_MAX], etag1[IT_ETAG_MAX];
+	struct it_mount m;
+	int rule;
+
+	IT_ASSERT(data != NULL);
+	it_random_bytes(data, len, 23);
+	it_fresh_bucket(bucket);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "big", old, sizeof(old) - 1,
+				   etag0),
+			 200);
+	proxy_begin();
+	mount_via_proxy(&m, bucket, conflicts,
+			FAST_OPTS ",single_put_limit=8M,nonatomic_multipart,"
+				  "part_size=5M,part_concurrency=3");
+	rule = add_rule("PUT", "partNumber=2&", -1, FP_STATUS, 403);
+	IT_ASSERT_EQ_INT(write_then_close(it_path(&m, "big"), data, len),
+			 EACCES);
+	IT_ASSERT_EQ_INT(fp_rule_hits(proxy, rule), 1);
+	IT_ASSERT_EQ_INT(fp_count(proxy, "POST", "uploadId="), 0);
+	IT_ASSERT_EQ_INT(fp_count(proxy, "DELETE", "uploadId="), 1);
+	IT_ASSERT_EQ_INT(it_s3_head(bucket, "big", NULL, etag1, NULL, NULL, 0),
+			 200);
+	IT_ASSERT_EQ_STR(etag1, etag0);
+	expect_server(bucket, "big", old, sizeof(old) - 1);
+	{
+		size_t n = 99;
+		char **ups = it_s3_list_multipart_uploads(bucket, &n);
+
+		IT_ASSERT_MSG(n == 0, "%zu multipart uploads left", n);
+		for (size_t i = 0; ups != NULL && i < n; i++)
+			free(ups[i]);
+		free(ups);
+	}
+	/* The copy is made when the handle is released, after close(). */
+	check_finish(&m);
+	expect_conflict_copy(conflicts, bucket, "big", data, len);
+	free(data);
+}
+
+/*
  * A PUT request cut in half on its way to the server (headers and half
  * the body, then the connection closed), once, for an existing file
  * (If-Match) and a new one (If-None-Match: *): the server stores nothing

@@ -78,6 +78,13 @@ struct fake {
 	char last_token[S3_TOKEN_LEN + 1];
 	struct sim *sim; /* when set, answers instead of the script */
 	bool overran;
+	/* Requests may come from several threads (s3_mpu_upload_fd). */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool part_etags;   /* an UploadPart is answered "p<partNumber>" */
+	int hold_parts;	   /* hold UploadParts until this many are in flight */
+	int hold_ms;	   /* but no longer than this (0: 2 s) */
+	int in_flight, max_in_flight;
 };
 
 static const char *req_header(const struct fake_req *r, const char *name)
@@ -165,10 +172,69 @@ static int sim_serve(struct fake *f, const struct fake_req *r,
 		     const struct s3_http_request *req,
 		     struct s3_http_response *resp);
 
+static int fake_perform_locked(struct fake *f,
+			       const struct s3_http_request *req,
+			       struct s3_http_response *resp);
+
+/* Part number of an UploadPart URL, or 0. */
+static int part_number_of(const char *url)
+{
+	const char *p = strstr(url, "partNumber=");
+
+	return p ? atoi(p + strlen("partNumber=")) : 0;
+}
+
+/* With hold_parts, an UploadPart waits (up to hold_ms) until that many
+ * are in flight at once: a test of parallel uploads cannot pass
+ * serially, and one of a bound can see it exceeded. */
+static void hold_part(struct fake *f)
+{
+	long ms = f->hold_ms > 0 ? f->hold_ms : 2000;
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	f->in_flight++;
+	if (f->in_flight > f->max_in_flight)
+		f->max_in_flight = f->in_flight;
+	pthread_cond_broadcast(&f->cv);
+	while (f->in_flight < f->hold_parts && f->max_in_flight < f->hold_parts)
+		if (pthread_cond_timedwait(&f->cv, &f->mu, &until) != 0)
+			break;
+}
+
 static int fake_perform(void *impl, const struct s3_http_request *req,
 			struct s3_http_response *resp)
 {
 	struct fake *f = impl;
+	int part = part_number_of(req->url), rc;
+
+	pthread_mutex_lock(&f->mu);
+	if (part > 0 && f->hold_parts > 0)
+		hold_part(f);
+	if (part > 0 && f->part_etags) {
+		log_request(f, req);
+		feed(resp, "HTTP/1.1 200 OK\r\n");
+		feed(resp, "ETag: \"p%d\"\r\n", part);
+		rc = 0;
+	} else {
+		rc = fake_perform_locked(f, req, resp);
+	}
+	if (part > 0 && f->hold_parts > 0)
+		f->in_flight--;
+	pthread_mutex_unlock(&f->mu);
+	return rc;
+}
+
+static int fake_perform_locked(struct fake *f,
+			       const struct s3_http_request *req,
+			       struct s3_http_response *resp)
+{
 	const struct fake_resp *s;
 
 	log_request(f, req);
@@ -272,6 +338,8 @@ static struct s3_client *make_client(const char *endpoint, const char *bucket,
 	fk = calloc(1, sizeof(*fk));
 	ck_assert_ptr_nonnull(h);
 	ck_assert_ptr_nonnull(fk);
+	pthread_mutex_init(&fk->mu, NULL);
+	pthread_cond_init(&fk->cv, NULL);
 	h->ops = &fake_ops;
 	h->impl = fk;
 	cfg.transport = h;
@@ -1225,6 +1293,130 @@ START_TEST(test_mpu_flow)
 }
 END_TEST
 
+static const uint64_t MIB = 1ull << 20;
+
+START_TEST(test_mpu_part_size)
+{
+	ck_assert_uint_eq(s3_mpu_part_size(100 * MIB, 16 * MIB), 16 * MIB);
+	ck_assert_uint_eq(s3_mpu_part_size(10000 * 16 * MIB, 16 * MIB),
+			  16 * MIB);
+	/* One byte more would need part 10,001: the part grows a MiB. */
+	ck_assert_uint_eq(s3_mpu_part_size(10000 * 16 * MIB + 1, 16 * MIB),
+			  17 * MIB);
+	/* 1 TiB in 5 MiB parts would be 209,716 parts: 105 MiB each. */
+	ck_assert_uint_eq(s3_mpu_part_size(1ull << 40, 5 * MIB), 105 * MIB);
+	ck_assert_uint_le((1ull << 40) / (105 * MIB) + 1, S3_MPU_MAX_PARTS);
+}
+END_TEST
+
+/* A fresh memfd holding @p text. */
+static int text_fd(const char *text)
+{
+	int fd = memfd_create("parts", 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, text, strlen(text), 0),
+			 (ssize_t)strlen(text));
+	return fd;
+}
+
+/* 10 bytes in 3-byte parts, 3 at once: 4 parts, each with exactly its
+ * bytes, returned in part order whatever order they finished in, and 3
+ * really in flight together. */
+START_TEST(test_mpu_upload_fd_parallel)
+{
+	const char *text = "0123456789";
+	struct s3_part *parts = NULL;
+	size_t n = 0;
+	int fd = text_fd(text);
+
+	fk->part_etags = true;
+	fk->hold_parts = 3;
+	fk->hold_ms = 500;
+	ck_assert_int_eq(s3_mpu_upload_fd(cl, "big", "u1", fd, 10, 3, 3,
+					  &parts, &n, NULL),
+			 0);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_uint_eq(fk->n_log, 4);
+	ck_assert_int_eq(fk->max_in_flight, 3);
+	for (size_t i = 0; i < n; i++) {
+		char want[32];
+
+		ck_assert_int_eq(parts[i].number, (int)i + 1);
+		snprintf(want, sizeof(want), "\"p%zu\"", i + 1);
+		ck_assert_str_eq(parts[i].etag, want);
+	}
+	for (size_t i = 0; i < fk->n_log; i++) {
+		int num = part_number_of(fk->log[i].url);
+		size_t off = (size_t)(num - 1) * 3;
+		size_t len = num == 4 ? 1 : 3;
+
+		ck_assert_int_ge(num, 1);
+		ck_assert_int_le(num, 4);
+		ck_assert_str_eq(fk->log[i].method, "PUT");
+		ck_assert_uint_eq(fk->log[i].body_len, len);
+		ck_assert_int_eq(memcmp(fk->log[i].body, text + off, len), 0);
+		ck_assert_ptr_nonnull(strstr(fk->log[i].url, "uploadId=u1"));
+	}
+	s3_mpu_parts_free(parts, n);
+	close(fd);
+}
+END_TEST
+
+/* Never more in flight than asked, nor than there are parts. */
+START_TEST(test_mpu_upload_fd_bounded)
+{
+	struct s3_part *parts = NULL;
+	size_t n = 0;
+	int fd = text_fd("0123456789");
+
+	fk->part_etags = true;
+	fk->hold_parts = 3; /* waits 100 ms for a third that never comes */
+	fk->hold_ms = 100;
+	ck_assert_int_eq(s3_mpu_upload_fd(cl, "big", "u1", fd, 10, 3, 2,
+					  &parts, &n, NULL),
+			 0);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_int_eq(fk->max_in_flight, 2);
+	s3_mpu_parts_free(parts, n);
+	fk->max_in_flight = 0;
+	ck_assert_int_eq(s3_mpu_upload_fd(cl, "big", "u1", fd, 2, 3, 8,
+					  &parts, &n, NULL),
+			 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(fk->max_in_flight, 1);
+	ck_assert_int_eq(memcmp(fk->log[4].body, "01", 2), 0);
+	s3_mpu_parts_free(parts, n);
+	close(fd);
+}
+END_TEST
+
+/* A part refused: its error and status come back, no parts are
+ * returned, and no part is started after it. */
+START_TEST(test_mpu_upload_fd_stops_at_failure)
+{
+	struct s3_part *parts = (struct s3_part *)&parts;
+	struct s3_status st = { 0 };
+	size_t n = 7;
+	int fd = text_fd("0123456789");
+
+	script((struct fake_resp){ .status = 200, .etag = "\"p1\"" });
+	script((struct fake_resp){ .status = 403 });
+	ck_assert_int_eq(s3_mpu_upload_fd(cl, "big", "u1", fd, 10, 3, 1,
+					  &parts, &n, &st),
+			 -EACCES);
+	ck_assert_ptr_null(parts);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(st.http_status, 403);
+	ck_assert_uint_eq(fk->n_log, 2);
+	ck_assert_int_eq(part_number_of(fk->log[1].url), 2);
+	ck_assert_int_eq(s3_mpu_upload_fd(cl, "big", "u1", fd, 0, 3, 1,
+					  &parts, &n, &st),
+			 -EINVAL);
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_complete_error_in_200)
 {
 	struct s3_part part = { 1, (char *)"\"p1\"" };
@@ -2070,6 +2262,10 @@ Suite *client_suite(void)
 	tcase_add_test(tc, test_copy);
 	tcase_add_test(tc, test_copy_error_in_200);
 	tcase_add_test(tc, test_mpu_flow);
+	tcase_add_test(tc, test_mpu_part_size);
+	tcase_add_test(tc, test_mpu_upload_fd_parallel);
+	tcase_add_test(tc, test_mpu_upload_fd_bounded);
+	tcase_add_test(tc, test_mpu_upload_fd_stops_at_failure);
 	tcase_add_test(tc, test_complete_error_in_200);
 	tcase_add_test(tc, test_complete_ambiguous_resolved);
 	tcase_add_test(tc, test_ambiguous_put_landed_then_replaced);

@@ -21,7 +21,7 @@ START_TEST(test_basic)
 {
 	const char *argv[] = {"etagfs", "bkt:/pre/fix/", "/mnt", "-o",
 			      "endpoint=http://h:1,attr_ttl=250,part_size=8M,"
-			      "path_style,allow_other",
+			      "part_concurrency=7,path_style,allow_other",
 			      NULL};
 	struct fuse_args args;
 	struct fs_options o;
@@ -33,6 +33,7 @@ START_TEST(test_basic)
 	ck_assert_str_eq(o.endpoint, "http://h:1");
 	ck_assert_uint_eq(o.attr_ttl_ms, 250);
 	ck_assert_uint_eq(o.part_size, 8u << 20);
+	ck_assert_int_eq(o.part_concurrency, 7);
 	ck_assert_int_eq(o.addressing, S3_ADDR_PATH);
 	/* libfuse's own options and the mountpoint stay for libfuse. */
 	ck_assert_int_eq(args.argc, 4);
@@ -110,6 +111,8 @@ END_TEST
 static const char *bad_lines[][6] = {
 	{"etagfs", "bkt", "/mnt", "-o", "part_size=1M", NULL},
 	{"etagfs", "bkt", "/mnt", "-o", "umask=999", NULL},
+	{"etagfs", "bkt", "/mnt", "-o", "part_concurrency=0", NULL},
+	{"etagfs", "bkt", "/mnt", "-o", "part_concurrency=65", NULL},
 	{"etagfs", "bkt", "/mnt", "-o", "path_style,vhost_style", NULL},
 	{"etagfs", "bkt", "/mnt", "-o", "timeout=0", NULL},
 	{"etagfs", "bkt", NULL, NULL, NULL, NULL},
