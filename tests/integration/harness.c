@@ -1,7 +1,8 @@
 /*
- * Integration test harness: runner, watchdog, environment, an independent
- * S3 client on libcurl's own SigV4, etagfs mounts and file helpers.
- * Contracts in harness.h.
+ * Integration test harness: runner, watchdog, environment, etagfs mounts
+ * and file helpers (the independent S3 client is in harness_s3.c, kept
+ * logs and the secrets search in harness_logs.c). Contracts in
+ * harness.h.
  *
  * Concurrency: tests run on the main thread only. One watchdog thread
  * sleeps until the running test's deadline; if it passes, it kills every
@@ -10,6 +11,7 @@
  * shared with it under list_lock; nothing else is.
  */
 #include "harness.h"
+#include "harness_int.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -31,7 +33,6 @@
 #include <unistd.h>
 
 #define IT_MAX_TESTS 256
-#define IT_BODY_MAX ((size_t)2 << 30) /* largest response body kept */
 #define IT_MOUNT_WAIT_MS 10000
 #define IT_EXIT_WAIT_MS 20000
 
@@ -68,9 +69,7 @@ static int test_cmp(const void *a, const void *b)
 	       ((const struct it_test *)b)->line;
 }
 
-/* A harness failure outside any test: the environment is broken. */
-static void __attribute__((noreturn, format(printf, 1, 2)))
-hard_error(const char *fmt, ...)
+void it_hard_error(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -423,637 +422,8 @@ static void watchdog_start(void)
 	pthread_cond_init(&wd_cond, &ca);
 	pthread_condattr_destroy(&ca);
 	if (pthread_create(&t, NULL, watchdog_main, NULL) != 0)
-		hard_error("cannot start the watchdog thread");
+		it_hard_error("cannot start the watchdog thread");
 	pthread_detach(t);
-}
-
-/* --------------------------------------------------------- environment */
-
-static void set_field(char *dst, size_t len, const char *val,
-		      const char *what)
-{
-	if (strlen(val) >= len)
-		hard_error("%s too long", what);
-	memcpy(dst, val, strlen(val) + 1);
-}
-
-static void env_assign(const char *key, const char *val)
-{
-	if (strcmp(key, "ETAGFS_TEST_ENDPOINT") == 0)
-		set_field(it_env.endpoint, sizeof(it_env.endpoint), val, key);
-	else if (strcmp(key, "ETAGFS_TEST_ACCESS_KEY") == 0)
-		set_field(it_env.access_key, sizeof(it_env.access_key), val,
-			  key);
-	else if (strcmp(key, "ETAGFS_TEST_SECRET_KEY") == 0)
-		set_field(it_env.secret_key, sizeof(it_env.secret_key), val,
-			  key);
-	else if (strcmp(key, "ETAGFS_TEST_REGION") == 0)
-		set_field(it_env.region, sizeof(it_env.region), val, key);
-}
-
-/* $ETAGFS_RGW_DIR/env (tests/rgw/rgw.sh's) if present, else ETAGFS_TEST_*. */
-static void env_load(void)
-{
-	static const char *const keys[] = {
-		"ETAGFS_TEST_ENDPOINT", "ETAGFS_TEST_ACCESS_KEY",
-		"ETAGFS_TEST_SECRET_KEY", "ETAGFS_TEST_REGION"};
-	const char *dir = getenv("ETAGFS_RGW_DIR");
-	const char *bin = getenv("ETAGFS_BIN");
-	char path[PATH_MAX], line[1024];
-	size_t i, n;
-	FILE *f = NULL;
-
-	if (dir && *dir) {
-		snprintf(path, sizeof(path), "%s/env", dir);
-		f = fopen(path, "re");
-	}
-	if (f) {
-		while (fgets(line, sizeof(line), f)) {
-			char *k = line, *eq;
-
-			line[strcspn(line, "\r\n")] = '\0';
-			if (strncmp(k, "export ", 7) == 0)
-				k += 7;
-			eq = strchr(k, '=');
-			if (!eq)
-				continue;
-			*eq = '\0';
-			env_assign(k, eq + 1);
-		}
-		fclose(f);
-	} else {
-		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-			if (getenv(keys[i]))
-				env_assign(keys[i], getenv(keys[i]));
-	}
-	if (!it_env.endpoint[0] || !it_env.access_key[0] ||
-	    !it_env.secret_key[0])
-		hard_error("no RGW to test against: %s/env is missing and "
-			   "ETAGFS_TEST_ENDPOINT/_ACCESS_KEY/_SECRET_KEY are "
-			   "not set. Run 'make check' (it starts one), or "
-			   "'tests/rgw/rgw.sh start DIR' and export "
-			   "ETAGFS_RGW_DIR=DIR.",
-			   dir && *dir ? dir : "$ETAGFS_RGW_DIR");
-	if (!it_env.region[0])
-		set_field(it_env.region, sizeof(it_env.region), "us-east-1",
-			  "region");
-	n = strlen(it_env.endpoint);
-	while (n > 0 && it_env.endpoint[n - 1] == '/')
-		it_env.endpoint[--n] = '\0';
-
-	if (!bin || !*bin)
-		bin = ETAGFS_TOP_BUILDDIR "/src/etagfs";
-	set_field(it_env.bin, sizeof(it_env.bin), bin, "ETAGFS_BIN");
-}
-
-/* 77 only when this machine truly cannot mount FUSE. */
-static void check_fuse(void)
-{
-	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
-
-	if (fd < 0) {
-		printf("SKIP: /dev/fuse is not usable here (%s): FUSE mounts "
-		       "are impossible on this machine\n",
-		       strerror(errno));
-		exit(77);
-	}
-	close(fd);
-}
-
-/* ----------------------------------------------------- independent S3 */
-
-static CURL *curl;
-
-struct membuf {
-	char *p;
-	size_t len, cap, max;
-	bool overflow;
-};
-
-static int membuf_add(struct membuf *b, const void *data, size_t n)
-{
-	size_t cap;
-	char *p;
-
-	if (n > b->max - b->len) {
-		b->overflow = true;
-		return -1;
-	}
-	if (b->len + n + 1 > b->cap) {
-		cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (!p) {
-			b->overflow = true;
-			return -1;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, data, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return 0;
-}
-
-static size_t body_cb(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	return membuf_add(ud, ptr, size * nmemb) == 0 ? size * nmemb : 0;
-}
-
-static size_t header_cb(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-	struct membuf *b = ud;
-
-	/* Keep only the final response's headers (not 100 Continue's). */
-	if (size * nmemb >= 5 && memcmp(ptr, "HTTP/", 5) == 0)
-		b->len = 0;
-	return membuf_add(b, ptr, size * nmemb) == 0 ? size * nmemb : 0;
-}
-
-struct upload {
-	const char *p;
-	size_t len, off;
-};
-
-static size_t read_cb(char *buf, size_t size, size_t nmemb, void *ud)
-{
-	struct upload *u = ud;
-	size_t n = size * nmemb;
-
-	if (n > u->len - u->off)
-		n = u->len - u->off;
-	memcpy(buf, u->p + u->off, n);
-	u->off += n;
-	return n;
-}
-
-/* AWS URI encoding: unreserved kept, @keep_slash for paths, %XX else. */
-static char *uri_encode(const char *s, bool keep_slash)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t n = strlen(s);
-	char *out = malloc(3 * n + 1), *o = out;
-
-	if (!out)
-		return NULL;
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (isalnum(c) || c == '-' || c == '_' || c == '.' ||
-		    c == '~' || (keep_slash && c == '/')) {
-			*o++ = (char)c;
-		} else {
-			*o++ = '%';
-			*o++ = hex[c >> 4];
-			*o++ = hex[c & 15];
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
-void it_s3_resp_free(struct it_s3_resp *r)
-{
-	if (!r)
-		return;
-	free(r->body);
-	free(r->headers);
-	r->body = NULL;
-	r->headers = NULL;
-}
-
-int it_s3_resp_header(const struct it_s3_resp *r, const char *name, char *out,
-		      size_t out_len)
-{
-	size_t nl = strlen(name);
-	const char *line = r->headers;
-
-	if (out_len)
-		out[0] = '\0';
-	while (line && *line) {
-		const char *end = strchr(line, '\n');
-		size_t ll = end ? (size_t)(end - line) : strlen(line);
-
-		if (ll > nl && strncasecmp(line, name, nl) == 0 &&
-		    line[nl] == ':') {
-			const char *v = line + nl + 1;
-			size_t vl = ll - nl - 1;
-
-			while (vl && (*v == ' ' || *v == '\t')) {
-				v++;
-				vl--;
-			}
-			while (vl && isspace((unsigned char)v[vl - 1]))
-				vl--;
-			if (vl >= out_len)
-				vl = out_len ? out_len - 1 : 0;
-			if (out_len) {
-				memcpy(out, v, vl);
-				out[vl] = '\0';
-			}
-			return 0;
-		}
-		line = end ? end + 1 : NULL;
-	}
-	return -1;
-}
-
-/* Text of the first <tag>...</tag> at or after @from, or NULL. */
-static const char *xml_find(const char *from, const char *tag, char *out,
-			    size_t out_len)
-{
-	char open[64], close[64];
-	const char *a, *b;
-	size_t n;
-
-	snprintf(open, sizeof(open), "<%s>", tag);
-	snprintf(close, sizeof(close), "</%s>", tag);
-	a = from ? strstr(from, open) : NULL;
-	if (!a)
-		return NULL;
-	a += strlen(open);
-	b = strstr(a, close);
-	if (!b)
-		return NULL;
-	n = (size_t)(b - a);
-	if (n >= out_len)
-		n = out_len - 1;
-	memcpy(out, a, n);
-	out[n] = '\0';
-	return b + strlen(close);
-}
-
-/* Decode the five XML entities and numeric references, in place. */
-static void xml_unescape(char *s)
-{
-	static const struct {
-		const char *ent;
-		char c;
-	} ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'},
-		    {"&quot;", '"'}, {"&apos;", '\''}};
-	char *r = s, *w = s;
-	size_t i;
-
-	while (*r) {
-		if (*r == '&') {
-			for (i = 0; i < sizeof(ents) / sizeof(ents[0]); i++) {
-				size_t l = strlen(ents[i].ent);
-
-				if (strncmp(r, ents[i].ent, l) == 0) {
-					*w++ = ents[i].c;
-					r += l;
-					goto next;
-				}
-			}
-			if (r[1] == '#') {
-				char *end;
-				long v = r[2] == 'x' ?
-						 strtol(r + 3, &end, 16) :
-						 strtol(r + 2, &end, 10);
-
-				if (*end == ';' && v > 0 && v < 128) {
-					*w++ = (char)v;
-					r = end + 1;
-					goto next;
-				}
-			}
-		}
-		*w++ = *r++;
-next:;
-	}
-	*w = '\0';
-}
-
-long it_s3_request(const char *method, const char *bucket, const char *key,
-		   const char *query, const char *const *headers,
-		   const void *body, size_t len, struct it_s3_resp *resp)
-{
-	struct membuf bbuf = {.max = IT_BODY_MAX};
-	struct membuf hbuf = {.max = 1 << 20};
-	struct curl_slist *hl = NULL, *tmp = NULL;
-	struct upload up = {.p = body, .len = len};
-	char sigv4[128], *ekey = NULL, *url = NULL, errbuf[CURL_ERROR_SIZE];
-	size_t url_len;
-	long status = 0;
-	CURLcode rc;
-
-	if (resp)
-		memset(resp, 0, sizeof(*resp));
-	if (!curl) {
-		curl = curl_easy_init();
-		if (!curl)
-			hard_error("curl_easy_init failed");
-	}
-	curl_easy_reset(curl);
-
-	ekey = uri_encode(key ? key : "", true);
-	url_len = strlen(it_env.endpoint) + strlen(bucket ? bucket : "") +
-		  (ekey ? strlen(ekey) : 0) + (query ? strlen(query) : 0) + 8;
-	url = malloc(url_len);
-	if (!ekey || !url)
-		goto out;
-	snprintf(url, url_len, "%s/%s%s%s%s%s", it_env.endpoint,
-		 bucket ? bucket : "", key ? "/" : "", key ? ekey : "",
-		 query ? "?" : "", query ? query : "");
-
-	/*
-	 * libcurl would hash the payload itself, which it cannot do for a
-	 * streamed upload; RGW accepts UNSIGNED-PAYLOAD like AWS does.
-	 */
-	hl = curl_slist_append(hl, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
-	/*
-	 * No "Expect:" to suppress 100-continue: libcurl 7.88 would sign the
-	 * emptied header and RGW would then reject the signature.
-	 */
-	tmp = hl;
-	for (; hl && tmp && headers && *headers; headers++)
-		tmp = curl_slist_append(hl, *headers);
-	if (!hl || !tmp)
-		goto out;
-
-	snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:s3", it_env.region);
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, sigv4);
-	/* Keys are sent as they are: "d/./y" must not become "d/y". */
-	curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
-	curl_easy_setopt(curl, CURLOPT_USERNAME, it_env.access_key);
-	curl_easy_setopt(curl, CURLOPT_PASSWORD, it_env.secret_key);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hl);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 300L);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, body_cb);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &bbuf);
-	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &hbuf);
-	if (getenv("ETAGFS_IT_CURL_VERBOSE"))
-		curl_easy_setopt(curl, CURLOPT_VERBOSE, 1L);
-	if (strcmp(method, "HEAD") == 0) {
-		curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-	} else if (strcmp(method, "PUT") == 0) {
-		curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(curl, CURLOPT_READFUNCTION, read_cb);
-		curl_easy_setopt(curl, CURLOPT_READDATA, &up);
-		curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE,
-				 (curl_off_t)len);
-	} else if (strcmp(method, "POST") == 0) {
-		curl_easy_setopt(curl, CURLOPT_POST, 1L);
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body ? body : "");
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
-				 (curl_off_t)len);
-	} else if (strcmp(method, "GET") != 0) {
-		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-	}
-
-	errbuf[0] = '\0';
-	rc = curl_easy_perform(curl);
-	if (rc == CURLE_OK) {
-		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	} else {
-		it_log("independent client: %s %s: %s", method, url,
-		       errbuf[0] ? errbuf : curl_easy_strerror(rc));
-	}
-	if (resp) {
-		resp->status = status;
-		resp->body = bbuf.p ? bbuf.p : strdup("");
-		resp->body_len = bbuf.len;
-		resp->headers = hbuf.p ? hbuf.p : strdup("");
-		bbuf.p = NULL;
-		hbuf.p = NULL;
-		it_s3_resp_header(resp, "ETag", resp->etag,
-				  sizeof(resp->etag));
-		if (status >= 300 &&
-		    xml_find(resp->body, "Code", resp->error_code,
-			     sizeof(resp->error_code)) == NULL)
-			resp->error_code[0] = '\0';
-	}
-out:
-	curl_slist_free_all(hl);
-	free(bbuf.p);
-	free(hbuf.p);
-	free(ekey);
-	free(url);
-	return status;
-}
-
-long it_s3_create_bucket(const char *bucket)
-{
-	return it_s3_request("PUT", bucket, NULL, NULL, NULL, NULL, 0, NULL);
-}
-
-long it_s3_put_hdrs(const char *bucket, const char *key, const void *data,
-		    size_t len, const char *const *headers, char *etag_out)
-{
-	struct it_s3_resp r;
-	long st;
-
-	st = it_s3_request("PUT", bucket, key, NULL, headers, data, len, &r);
-	if (etag_out)
-		memcpy(etag_out, r.etag, sizeof(r.etag));
-	it_s3_resp_free(&r);
-	return st;
-}
-
-long it_s3_put(const char *bucket, const char *key, const void *data,
-	       size_t len, char *etag_out)
-{
-	return it_s3_put_hdrs(bucket, key, data, len, NULL, etag_out);
-}
-
-long it_s3_put_cond(const char *bucket, const char *key, const void *data,
-		    size_t len, const char *cond_header, char *etag_out)
-{
-	const char *h[] = {cond_header, NULL};
-
-	return it_s3_put_hdrs(bucket, key, data, len, h, etag_out);
-}
-
-long it_s3_get(const char *bucket, const char *key, void **data, size_t *len,
-	       char *etag_out)
-{
-	struct it_s3_resp r;
-	long st;
-
-	st = it_s3_request("GET", bucket, key, NULL, NULL, NULL, 0, &r);
-	*data = NULL;
-	*len = 0;
-	if (st == 200) {
-		*data = r.body;
-		*len = r.body_len;
-		r.body = NULL;
-	}
-	if (etag_out)
-		memcpy(etag_out, r.etag, sizeof(r.etag));
-	it_s3_resp_free(&r);
-	return st;
-}
-
-long it_s3_head(const char *bucket, const char *key, long long *size,
-		char *etag_out, const char *meta_name, char *meta_val,
-		size_t meta_len)
-{
-	struct it_s3_resp r;
-	char cl[32];
-	long st;
-
-	st = it_s3_request("HEAD", bucket, key, NULL, NULL, NULL, 0, &r);
-	if (size)
-		*size = it_s3_resp_header(&r, "Content-Length", cl,
-					  sizeof(cl)) == 0 ?
-				strtoll(cl, NULL, 10) :
-				-1;
-	if (etag_out)
-		memcpy(etag_out, r.etag, sizeof(r.etag));
-	if (meta_name && meta_val)
-		it_s3_resp_header(&r, meta_name, meta_val, meta_len);
-	it_s3_resp_free(&r);
-	return st;
-}
-
-long it_s3_delete(const char *bucket, const char *key)
-{
-	return it_s3_request("DELETE", bucket, key, NULL, NULL, NULL, 0, NULL);
-}
-
-void it_strv_free(char **v)
-{
-	size_t i;
-
-	if (!v)
-		return;
-	for (i = 0; v[i]; i++)
-		free(v[i]);
-	free(v);
-}
-
-/* Append a copy of @s to the NULL-terminated vector *@v of *@n. */
-static int strv_add(char ***v, size_t *n, const char *s)
-{
-	char **nv = realloc(*v, (*n + 2) * sizeof(**v));
-
-	if (!nv)
-		return -1;
-	*v = nv;
-	nv[*n] = strdup(s);
-	if (!nv[*n])
-		return -1;
-	nv[++*n] = NULL;
-	return 0;
-}
-
-/* Every <Key> of every page of a listing; @base: the fixed parameters. */
-static char **list_keys(const char *bucket, const char *prefix, bool uploads,
-			size_t *n_out)
-{
-	char **v = calloc(1, sizeof(*v));
-	char *eprefix = NULL, *etoken = NULL, *query = NULL;
-	char token[1024] = "", key[2048];
-	struct it_s3_resp r = {0};
-	size_t n = 0, qlen;
-	const char *p;
-	long st;
-	bool more;
-
-	eprefix = uri_encode(prefix ? prefix : "", false);
-	if (!v || !eprefix)
-		goto fail;
-	do {
-		free(etoken);
-		free(query);
-		query = NULL;
-		etoken = uri_encode(token, false);
-		qlen = strlen(eprefix) + (etoken ? strlen(etoken) : 0) + 64;
-		query = malloc(qlen);
-		if (!etoken || !query)
-			goto fail;
-		/* Parameters in canonical (sorted) order: see harness.h. */
-		if (uploads)
-			snprintf(query, qlen, "prefix=%s&uploads=", eprefix);
-		else if (token[0])
-			snprintf(query, qlen,
-				 "continuation-token=%s&list-type=2&prefix=%s",
-				 etoken, eprefix);
-		else
-			snprintf(query, qlen, "list-type=2&prefix=%s",
-				 eprefix);
-		st = it_s3_request("GET", bucket, NULL, query, NULL, NULL, 0,
-				   &r);
-		if (st != 200) {
-			it_log("listing %s failed: HTTP %ld %s", bucket, st,
-			       r.error_code);
-			goto fail;
-		}
-		for (p = r.body; (p = xml_find(p, "Key", key, sizeof(key)));) {
-			xml_unescape(key);
-			if (strv_add(&v, &n, key) < 0)
-				goto fail;
-		}
-		more = !uploads && strstr(r.body,
-					  "<IsTruncated>true</IsTruncated>");
-		if (more && !xml_find(r.body, "NextContinuationToken", token,
-				      sizeof(token)))
-			more = false;
-		it_s3_resp_free(&r);
-	} while (more);
-	free(eprefix);
-	free(etoken);
-	free(query);
-	if (n_out)
-		*n_out = n;
-	return v;
-fail:
-	it_s3_resp_free(&r);
-	it_strv_free(v);
-	free(eprefix);
-	free(etoken);
-	free(query);
-	if (n_out)
-		*n_out = 0;
-	return NULL;
-}
-
-char **it_s3_list(const char *bucket, const char *prefix, size_t *n)
-{
-	return list_keys(bucket, prefix, false, n);
-}
-
-char **it_s3_list_multipart_uploads(const char *bucket, size_t *n)
-{
-	return list_keys(bucket, NULL, true, n);
-}
-
-void it_fresh_bucket(char out[64])
-{
-	static unsigned counter;
-	static unsigned tag;
-	long st;
-
-	/* A per-process tag keeps names unique across pid reuse. */
-	if (!tag)
-		tag = ((unsigned)time(NULL) ^ (unsigned)getpid() * 2654435761u) &
-		      0xffff;
-	snprintf(out, 64, "it-%ld-%04x-%u", (long)getpid(), tag, ++counter);
-	st = it_s3_create_bucket(out);
-	if (st != 200)
-		IT_FAIL("independent client: creating bucket %s: HTTP %ld",
-			out, st);
-}
-
-void it_etag_unquote(const char *etag, char *out)
-{
-	size_t n = strlen(etag);
-
-	if (n >= 2 && etag[0] == '"' && etag[n - 1] == '"') {
-		etag++;
-		n -= 2;
-	}
-	if (n >= IT_ETAG_MAX)
-		n = IT_ETAG_MAX - 1;
-	memcpy(out, etag, n);
-	out[n] = '\0';
 }
 
 /* ------------------------------------------------------------ mounting */
@@ -1452,141 +822,6 @@ void it_run_mount_cmd(const char *const *args, int timeout_s,
 	read_capture(err_path, r->err, sizeof(r->err));
 }
 
-/* --------------------------------------------------------------- files */
-
-int it_write_file(const char *path, const void *data, size_t len)
-{
-	const char *p = data;
-	int fd, err = 0;
-	ssize_t n;
-
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return errno;
-	while (len > 0) {
-		n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			err = errno;
-			break;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	if (close(fd) != 0 && !err)
-		err = errno;
-	return err;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-char **it_list_dir(const char *path, size_t *n_out)
-{
-	size_t n = 0, cap = 64;
-	char **v = calloc(cap + 1, sizeof(*v));
-	struct dirent *d;
-	DIR *dir;
-
-	IT_ASSERT(v != NULL);
-	dir = opendir(path);
-	IT_ASSERT_MSG(dir != NULL, "opendir %s: %s", path, strerror(errno));
-	errno = 0;
-	while ((d = readdir(dir)) != NULL) {
-		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
-			continue;
-		if (n == cap) {
-			char **bigger = realloc(v, (2 * cap + 1) * sizeof(*v));
-
-			IT_ASSERT(bigger != NULL);
-			v = bigger;
-			cap *= 2;
-		}
-		v[n] = strdup(d->d_name);
-		IT_ASSERT(v[n] != NULL);
-		n++;
-		v[n] = NULL;
-	}
-	IT_ASSERT_MSG(errno == 0, "readdir %s: %s", path, strerror(errno));
-	closedir(dir);
-	qsort(v, n, sizeof(*v), cmp_str);
-	*n_out = n;
-	return v;
-}
-
-int it_read_file(const char *path, void **data, size_t *len)
-{
-	struct membuf b = {.max = IT_BODY_MAX};
-	char chunk[65536];
-	int fd, err = 0;
-	ssize_t n;
-
-	*data = NULL;
-	*len = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno;
-	for (;;) {
-		n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		if (membuf_add(&b, chunk, (size_t)n) < 0) {
-			err = ENOMEM;
-			break;
-		}
-	}
-	if (close(fd) != 0 && !err)
-		err = errno;
-	if (err) {
-		free(b.p);
-		return err;
-	}
-	*data = b.p ? b.p : calloc(1, 1);
-	*len = b.len;
-	return *data ? 0 : ENOMEM;
-}
-
-size_t it_log_count(const struct it_mount *m, const char *needle)
-{
-	char *text = it_read_text(m->log, NULL);
-	size_t n = 0;
-
-	for (const char *p = text; (p = strstr(p, needle)) != NULL; p++)
-		n++;
-	free(text);
-	return n;
-}
-
-bool it_log_contains(const struct it_mount *m, const char *needle)
-{
-	return it_log_count(m, needle) > 0;
-}
-
-void it_random_bytes(void *buf, size_t n, uint64_t seed)
-{
-	unsigned char *p = buf;
-	uint64_t x = seed ? seed : 0x9e3779b97f4a7c15ull, v;
-	size_t i, k;
-
-	for (i = 0; i < n; i += 8) {
-		x ^= x >> 12;
-		x ^= x << 25;
-		x ^= x >> 27;
-		v = x * 0x2545f4914f6cdd1dull;
-		for (k = 0; k < 8 && i + k < n; k++)
-			p[i + k] = (unsigned char)(v >> (8 * k));
-	}
-}
-
 /* ------------------------------------------------------------- runner */
 
 static int rm_entry(const char *path, const struct stat *sb, int type,
@@ -1614,10 +849,7 @@ static void at_exit_cleanup(void)
 	if (it_env.tmp_root[0] && !getenv("ETAGFS_IT_KEEP"))
 		nftw(it_env.tmp_root, rm_entry, 16,
 		     FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-	if (curl) {
-		curl_easy_cleanup(curl);
-		curl = NULL;
-	}
+	it_s3_cleanup();
 	curl_global_cleanup();
 }
 
@@ -1667,22 +899,22 @@ int main(int argc, char **argv)
 		long v = strtol(to, &end, 10);
 
 		if (*end || v < 0 || v > 86400)
-			hard_error("ETAGFS_IT_TIMEOUT: bad number '%s'", to);
+			it_hard_error("ETAGFS_IT_TIMEOUT: bad number '%s'", to);
 		wd_timeout_s = (int)v;
 	}
-	env_load();
-	check_fuse();
+	it_env_load();
+	it_check_fuse();
 	if (access(it_env.bin, X_OK) != 0)
-		hard_error("the etagfs program %s is missing (%s): build it "
+		it_hard_error("the etagfs program %s is missing (%s): build it "
 			   "first (make), or set ETAGFS_BIN",
 			   it_env.bin, strerror(errno));
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
-		hard_error("curl_global_init failed");
+		it_hard_error("curl_global_init failed");
 
 	snprintf(root, sizeof(root), "%s/etagfs-it-XXXXXX",
 		 tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(root) || !realpath(root, it_env.tmp_root))
-		hard_error("cannot create a scratch dir %s: %s", root,
+		it_hard_error("cannot create a scratch dir %s: %s", root,
 			   strerror(errno));
 	/* etagfs keeps state (staging, conflict copies, the metadata memo
 	 * of every bucket it mounted) under $XDG_STATE_HOME: the tests'
@@ -1690,7 +922,7 @@ int main(int argc, char **argv)
 	if ((size_t)snprintf(root, sizeof(root), "%s/state", it_env.tmp_root) >=
 		    sizeof(root) ||
 	    mkdir(root, 0700) != 0 || setenv("XDG_STATE_HOME", root, 1) != 0)
-		hard_error("cannot create %s: %s", root, strerror(errno));
+		it_hard_error("cannot create %s: %s", root, strerror(errno));
 	atexit(at_exit_cleanup);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_fatal_signal;
@@ -1703,7 +935,7 @@ int main(int argc, char **argv)
 
 	st = it_s3_request("GET", NULL, NULL, NULL, NULL, NULL, 0, NULL);
 	if (st != 200)
-		hard_error("RGW at %s does not answer a signed ListBuckets "
+		it_hard_error("RGW at %s does not answer a signed ListBuckets "
 			   "(HTTP %ld): is it running? (tests/rgw/rgw.sh "
 			   "status $ETAGFS_RGW_DIR)",
 			   it_env.endpoint, st);
@@ -1724,6 +956,6 @@ int main(int argc, char **argv)
 	printf("%s: %d passed, %d failed\n", program_invocation_short_name,
 	       passed, failed);
 	if (passed + failed == 0)
-		hard_error("no test matched");
+		it_hard_error("no test matched");
 	return failed ? 1 : 0;
 }
