@@ -383,7 +383,9 @@ char *it_read_text(const char *path, size_t *len);
 /**
  * Log each line of @p text (named @p name) that shows a secret, with the
  * line number and the secret masked: the test user's secret key,
- * IT_FAKE_SESSION_TOKEN, IT_WRONG_SECRET_KEY, or any piece of an
+ * IT_FAKE_SESSION_TOKEN, IT_WRONG_SECRET_KEY (each also in hex and
+ * base64, at any alignment), the SigV4 keys derived from the secret key
+ * for today and yesterday (UTC, in hex), or any piece of an
  * Authorization value or header ("Signature=", "Credential=",
  * "SignedHeaders=", "AWS4-HMAC-SHA256 ", "Authorization:",
  * "x-amz-security-token:", in any case). Returns the number of such

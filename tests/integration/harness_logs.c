@@ -11,12 +11,17 @@
  */
 #include "harness.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 /* ------------------------------------------------------------ kept logs */
 
@@ -101,7 +106,116 @@ struct secret {
 	bool value;
 };
 
-static size_t secrets(struct secret *out)
+#define N_SECRETS_MAX 48
+/* Longest encoded form: hex of a 127-byte value. */
+#define FORM_MAX 256
+
+/* Storage of the encoded forms secrets() hands out (tests run on the
+ * main thread only). */
+static char forms[N_SECRETS_MAX][FORM_MAX];
+static size_t n_forms;
+
+static char *new_form(void)
+{
+	IT_ASSERT(n_forms < N_SECRETS_MAX);
+	return forms[n_forms++];
+}
+
+static void hex_form(const unsigned char *in, size_t len, bool upper,
+		     char *out)
+{
+	static const char lo[] = "0123456789abcdef", up[] = "0123456789ABCDEF";
+	const char *digits = upper ? up : lo;
+
+	IT_ASSERT(2 * len < FORM_MAX);
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+/*
+ * The forms of @p value a careless log line could carry besides itself:
+ * hex in either case, and base64 at each of the three alignments the
+ * value can have inside a larger encoded blob (from its first byte on a
+ * 3-byte boundary, without the last 4 characters, which depend on what
+ * follows it).
+ */
+static size_t add_encoded(const char *value, const char *what,
+			  struct secret *out)
+{
+	size_t len = strlen(value), n = 0;
+
+	for (int upper = 0; upper < 2; upper++) {
+		char *f = new_form();
+
+		hex_form((const unsigned char *)value, len, upper, f);
+		out[n++] = (struct secret){f, what, true};
+	}
+	for (size_t skip = 0; skip < 3 && len - skip >= 12; skip++) {
+		char *f = new_form();
+		int k;
+
+		IT_ASSERT(4 * ((len - skip + 2) / 3) < FORM_MAX);
+		k = EVP_EncodeBlock((unsigned char *)f,
+				    (const unsigned char *)value + skip,
+				    (int)(len - skip));
+		IT_ASSERT(k > 4);
+		f[k - 4] = '\0';
+		out[n++] = (struct secret){f, what, true};
+	}
+	return n;
+}
+
+/* HMAC-SHA256(@p key, @p data) into @p out (32 bytes). */
+static void hmac(const void *key, size_t key_len, const char *data,
+		 unsigned char out[32])
+{
+	unsigned int n = 32;
+
+	IT_ASSERT(HMAC(EVP_sha256(), key, (int)key_len,
+		       (const unsigned char *)data, strlen(data), out,
+		       &n) != NULL);
+}
+
+/*
+ * The SigV4 keys derived from @p secret for the UTC day @p t falls on,
+ * as hex: kDate, kRegion, kService, kSigning. Each signs requests in
+ * the secret's stead for that day, so each is a secret too.
+ */
+static size_t add_derived(const char *secret, time_t t, struct secret *out)
+{
+	static const char *const what[] = {
+		"a SigV4 date key", "a SigV4 region key",
+		"a SigV4 service key", "a SigV4 signing key",
+	};
+	const char *steps[4];
+	unsigned char k[32];
+	char key0[160], day[16];
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(day, sizeof(day), "%Y%m%d", &tm);
+	steps[0] = day;
+	steps[1] = it_env.region[0] ? it_env.region : "us-east-1";
+	steps[2] = "s3";
+	steps[3] = "aws4_request";
+	IT_SNPRINTF(key0, "AWS4%s", secret);
+	hmac(key0, strlen(key0), steps[0], k);
+	for (int i = 0; i < 4; i++) {
+		char *f = new_form();
+
+		if (i > 0)
+			hmac(k, sizeof(k), steps[i], k);
+		hex_form(k, sizeof(k), false, f);
+		out[i] = (struct secret){f, what[i], true};
+	}
+	return 4;
+}
+
+/* Every needle, built into @p out. */
+static size_t build_secrets(struct secret *out)
 {
 	static const struct secret fixed[] = {
 		{IT_FAKE_SESSION_TOKEN, "the session token", true},
@@ -114,17 +228,39 @@ static size_t secrets(struct secret *out)
 		{"Authorization:", "an Authorization header", false},
 		{"x-amz-security-token:", "a session token header", false},
 	};
+	time_t now = time(NULL);
 	size_t n = 0, i;
 
-	if (it_env.secret_key[0])
+	if (it_env.secret_key[0]) {
 		out[n++] = (struct secret){it_env.secret_key,
 					   "the secret key", true};
+		n += add_encoded(it_env.secret_key, "the secret key, encoded",
+				 out + n);
+		/* The run may span midnight (UTC). */
+		n += add_derived(it_env.secret_key, now, out + n);
+		n += add_derived(it_env.secret_key, now - 86400, out + n);
+	}
+	n += add_encoded(IT_FAKE_SESSION_TOKEN, "the session token, encoded",
+			 out + n);
+	n += add_encoded(IT_WRONG_SECRET_KEY, "a wrong secret key, encoded",
+			 out + n);
 	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		out[n++] = fixed[i];
+	IT_ASSERT(n <= N_SECRETS_MAX);
 	return n;
 }
 
-#define N_SECRETS_MAX 16
+/* The needles, built on first use (the forms are kept for the run). */
+static size_t secrets(struct secret *out)
+{
+	static struct secret built[N_SECRETS_MAX];
+	static size_t n_built;
+
+	if (n_built == 0)
+		n_built = build_secrets(built);
+	memcpy(out, built, n_built * sizeof(*out));
+	return n_built;
+}
 
 /* Values are matched exactly; markers in any case, as HTTP spells them. */
 static const char *find(const char *text, const struct secret *s)

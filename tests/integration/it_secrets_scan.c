@@ -18,6 +18,11 @@
  */
 #include "harness.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <time.h>
+
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +71,84 @@ static bool program_left_debug_log(char **names, const bool *debug,
 		    names[i][n] == '-')
 			return true;
 	return false;
+}
+
+
+/* @p len bytes of @p in as lower-case hex into @p out. */
+static void to_hex(const unsigned char *in, size_t len, char *out)
+{
+	for (size_t i = 0; i < len; i++)
+		sprintf(out + 2 * i, "%02x", in[i]);
+}
+
+/* The SigV4 signing key of the secret key for today (UTC), in hex: an
+ * oracle written apart from the scanner's own derivation. */
+static void signing_key_hex(char out[65])
+{
+	const char *steps[3] = {it_env.region[0] ? it_env.region : "us-east-1",
+				"s3", "aws4_request"};
+	unsigned char k[32];
+	unsigned int n = sizeof(k);
+	char key0[160], day[16];
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(day, sizeof(day), "%Y%m%d", &tm);
+	IT_SNPRINTF(key0, "AWS4%s", it_env.secret_key);
+	IT_ASSERT(HMAC(EVP_sha256(), key0, (int)strlen(key0),
+		       (unsigned char *)day, strlen(day), k, &n) != NULL);
+	for (int i = 0; i < 3; i++)
+		IT_ASSERT(HMAC(EVP_sha256(), k, sizeof(k),
+			       (const unsigned char *)steps[i], strlen(steps[i]),
+			       k, &n) != NULL);
+	to_hex(k, sizeof(k), out);
+}
+
+/*
+ * The scanner is only as good as its needles: each encoded form of the
+ * secret key a careless log line could carry is found, once, and a line
+ * that merely looks alike is not.
+ */
+IT_TEST(test_scanner_finds_encoded_leaks)
+{
+	const char *secret = it_env.secret_key;
+	size_t len = strlen(secret);
+	unsigned char blob[256];
+	char line[1024], enc[512];
+
+	IT_ASSERT(len >= 16 && len < 100);
+	/* hex, lower and upper case */
+	to_hex((const unsigned char *)secret, len, enc);
+	IT_SNPRINTF(line, "debug: key=%s\n", enc);
+	IT_ASSERT_EQ_INT(it_secrets_report(line, "hex"), 1);
+	for (char *c = enc; *c; c++)
+		*c = (char)toupper((unsigned char)*c);
+	IT_SNPRINTF(line, "debug: key=%s\n", enc);
+	IT_ASSERT_EQ_INT(it_secrets_report(line, "HEX"), 1);
+	/* base64 of a blob holding the key at each alignment */
+	for (size_t pad = 0; pad < 4; pad++) {
+		memset(blob, 'x', pad);
+		memcpy(blob + pad, secret, len);
+		memcpy(blob + pad + len, "tail", 4);
+		EVP_EncodeBlock((unsigned char *)enc, blob, (int)(pad + len + 4));
+		IT_SNPRINTF(line, "debug: blob %s end\n", enc);
+		IT_ASSERT_MSG(it_secrets_report(line, "base64") == 1,
+			      "base64 of the key after %zu bytes not found",
+			      pad);
+	}
+	/* today's signing key */
+	signing_key_hex(enc);
+	IT_SNPRINTF(line, "debug: kSigning %s\n", enc);
+	IT_ASSERT_EQ_INT(it_secrets_report(line, "signing key"), 1);
+	/* Alike, not the same: the hex of the key with one digit changed,
+	 * the base64 of 30 other bytes. */
+	to_hex((const unsigned char *)secret, len, enc);
+	enc[len] = enc[len] == '0' ? '1' : '0';
+	IT_SNPRINTF(line, "debug: key=%s and "
+			  "YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFh=\n",
+		    enc);
+	IT_ASSERT_EQ_INT(it_secrets_report(line, "alike"), 0);
 }
 
 IT_TEST(test_no_secret_in_any_mount_log)
