@@ -313,7 +313,7 @@ mount_fs() {
 	MOUNT_SEQ=$((MOUNT_SEQ + 1))
 	case "$c" in
 	etagfs)
-		"$ETAGFS" "$b" "$mnt" -f -o "endpoint=$EP,passwd_file=$W/passwd,staging_dir=$W/etagfs-staging,conflict_dir=$W/etagfs-conflicts,memo_file=$W/etagfs.memo" \
+		"$ETAGFS" "$b" "$mnt" -f -o "endpoint=$EP,passwd_file=$W/passwd,staging_dir=$W/etagfs-staging,conflict_dir=$W/etagfs-conflicts,memo_file=$W/etagfs.memo${ETAGFS_OPTS:+,$ETAGFS_OPTS}" \
 			>>"$W/etagfs.log" 2>&1 &
 		;;
 	s3fs)
