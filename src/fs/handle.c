@@ -124,6 +124,7 @@ static int stage_record_hashed(struct fs_ctx *ctx, struct fs_handle *h,
 		.size = h->size,
 		.sha256 = sha256,
 		.lazy = lazy,
+		.upload_id = state == FS_STAGE_COMPLETE ? h->upload_id : NULL,
 	};
 	int rc = fs_stage_record(ctx, &h->stage, &info);
 
@@ -557,10 +558,12 @@ out:
 
 /* Upload in parts, part_concurrency at a time; the precondition rides on
  * Complete. Only used where the server honours it, or where the user
- * accepted a HEAD check. */
+ * accepted a HEAD check. The upload's id is in the manifest while it is
+ * under way (@p sha256: the record costs no disk flush), so that the
+ * recovery of a mount that dies meanwhile aborts it. */
 static int commit_multipart(struct fs_ctx *ctx, struct fs_handle *h,
 			    const struct s3_write_cond *cond,
-			    struct s3_object_info *info)
+			    const char *sha256, struct s3_object_info *info)
 {
 	uint64_t part = s3_mpu_part_size(h->size, ctx->opts.part_size);
 	struct s3_part *parts = NULL;
@@ -569,6 +572,11 @@ static int commit_multipart(struct fs_ctx *ctx, struct fs_handle *h,
 	int rc;
 
 	rc = s3_mpu_create(ctx->s3, h->key, &h->meta, &upload_id, NULL);
+	if (rc == 0) {
+		h->upload_id = upload_id;
+		rc = stage_record_hashed(ctx, h, FS_STAGE_COMPLETE, sha256,
+					 sha256 != NULL);
+	}
 	if (rc == 0)
 		rc = s3_mpu_upload_fd(ctx->s3, h->key, upload_id, h->stage.fd,
 				      h->size, part,
@@ -579,6 +587,9 @@ static int commit_multipart(struct fs_ctx *ctx, struct fs_handle *h,
 				     cond, info, NULL);
 	if (rc != 0 && upload_id != NULL)
 		s3_mpu_abort(ctx->s3, h->key, upload_id, NULL);
+	/* The next record (clean, or complete again after a failure) no
+	 * longer names it. */
+	h->upload_id = NULL;
 	s3_mpu_parts_free(parts, n);
 	free(upload_id);
 	return rc;
@@ -629,10 +640,10 @@ static int commit_upload(struct fs_ctx *ctx, struct fs_handle *h,
 			if (rc != 0)
 				return rc;
 		}
-		return commit_multipart(ctx, h, cond, info);
+		return commit_multipart(ctx, h, cond, sha256, info);
 	}
 	if (atomic_mpu && h->size > ctx->opts.multipart_threshold)
-		return commit_multipart(ctx, h, cond, info);
+		return commit_multipart(ctx, h, cond, sha256, info);
 	return s3_put_object_hashed(ctx->s3, h->key, h->stage.fd, 0, h->size,
 				    sha256, cond, &h->meta, info, NULL);
 }

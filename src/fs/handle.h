@@ -75,6 +75,9 @@ struct fs_handle {
 	int commit_error;    /**< the last reported commit failed, or 0 */
 	bool keep_stage;     /**< its bytes are nowhere else: keep staging */
 	int read_error;	     /**< last remote read's network error, or 0 */
+	/** The multipart upload a commit has under way (owned by that
+	 * commit), recorded in the manifest with it; NULL otherwise. */
+	const char *upload_id;
 	uint64_t read_error_until_ms; /**< fail reads fast until then */
 };
 

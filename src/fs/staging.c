@@ -126,6 +126,8 @@ static int render(struct fs_ctx *ctx, const struct fs_stage_info *in,
 			      in->size);
 	if (rc == 0 && in->state == FS_STAGE_COMPLETE && in->sha256 != NULL)
 		rc = add_field(b, "sha256", in->sha256);
+	if (rc == 0 && in->state == FS_STAGE_COMPLETE && in->upload_id != NULL)
+		rc = add_field(b, "upload", in->upload_id);
 	if (rc == 0 && m != NULL && m->has_mode)
 		rc = buf_addf(b, "mode %u\n", (unsigned)m->mode);
 	if (rc == 0 && m != NULL && m->has_uid)
@@ -290,6 +292,7 @@ void fs_manifest_free(struct fs_manifest *m)
 	free(m->bucket);
 	free(m->key);
 	free(m->base);
+	free(m->upload_id);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -340,6 +343,8 @@ static int parse_line(struct fs_manifest *m, char *name, char *value)
 		return decoded(value, &m->key);
 	if (strcmp(name, "base") == 0)
 		return decoded(value, &m->base);
+	if (strcmp(name, "upload") == 0)
+		return decoded(value, &m->upload_id);
 	if (strcmp(name, "new") == 0) {
 		m->is_new = strcmp(value, "1") == 0;
 		return 0;
@@ -544,6 +549,25 @@ static bool recover_one(struct fs_ctx *ctx, const struct fs_manifest *m, int fd,
 
 	if (m->clean)
 		return true; /* committed already: nothing to do */
+	/* A multipart upload the dead mount had under way: its parts are
+	 * invisible but stored (and billed) until aborted. Aborting one that
+	 * was completed is a harmless 404; if the abort itself fails, the
+	 * manifest stays so that it is tried again. */
+	if (m->upload_id != NULL && m->upload_id[0] != '\0' &&
+	    !ctx->read_only) {
+		rc = s3_mpu_abort(ctx->s3, m->key, m->upload_id, NULL);
+		if (rc != 0) {
+			log_warn("recovery: the unfinished multipart upload of "
+				 "'%s' could not be aborted now (%s); it stays "
+				 "for the next mount",
+				 m->key, strerror(-rc));
+			stats->failed++;
+			return false;
+		}
+		log_notice("recovery: aborted the unfinished multipart upload "
+			   "of '%s' left by a mount that stopped",
+			   m->key);
+	}
 	if (fstat(fd, &sb) != 0) {
 		stats->failed++;
 		return false;

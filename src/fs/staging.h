@@ -47,6 +47,10 @@ struct fs_stage_info {
 	/** COMPLETE with @p sha256: flush neither the data nor the
 	 * manifest (a commit about to upload; see fs_stage_record). */
 	bool lazy;
+	/** COMPLETE: the multipart upload the commit has under way, or
+	 * NULL. A mount that dies leaves it on the server, invisible and
+	 * billed; recovery aborts it before anything else. */
+	const char *upload_id;
 };
 
 /** A staging file and its manifest. */
@@ -102,6 +106,7 @@ struct fs_manifest {
 	uint64_t size;
 	struct s3_meta meta;
 	char sha256[65]; /**< "" when the manifest has none */
+	char *upload_id; /**< a multipart upload to abort, or NULL */
 };
 
 /**

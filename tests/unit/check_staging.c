@@ -216,6 +216,49 @@ START_TEST(test_sha256_lazy_then_durable)
 }
 END_TEST
 
+/* Record @p info in @p st; the upload id its manifest reads back as
+ * (NULL: none) must be @p want. */
+static void expect_upload_id(struct fs_stage *st,
+			     const struct fs_stage_info *info,
+			     const char *want)
+{
+	struct fs_manifest m;
+	char *text;
+
+	ck_assert_int_eq(fs_stage_record(&ctx, st, info), 0);
+	text = slurp(st->manifest_path);
+	ck_assert_int_eq(fs_manifest_parse(text, &m), 0);
+	if (want == NULL) {
+		ck_assert_ptr_null(m.upload_id);
+	} else {
+		ck_assert_ptr_nonnull(m.upload_id);
+		ck_assert_str_eq(m.upload_id, want);
+	}
+	fs_manifest_free(&m);
+	free(text);
+}
+
+/* The multipart upload under way is recorded with "complete" (its id
+ * can hold any byte) and dropped by any other state. */
+START_TEST(test_upload_id_recorded)
+{
+	static const char id[] = "2~a/b+c d\n%41";
+	struct fs_stage_info info = {.key = "k", .base_etag = "\"e\""};
+	struct fs_stage st;
+
+	ck_assert_int_eq(fs_stage_create(&ctx, &info, &st), 0);
+	info.state = FS_STAGE_COMPLETE;
+	info.upload_id = id;
+	expect_upload_id(&st, &info, id);
+	info.upload_id = NULL;
+	expect_upload_id(&st, &info, NULL);
+	info.upload_id = id;
+	info.state = FS_STAGE_CLEAN;
+	expect_upload_id(&st, &info, NULL);
+	fs_stage_discard(&st);
+}
+END_TEST
+
 START_TEST(test_unknown_field_ignored)
 {
 	char *text = strdup("etagfs-stage 1\nowner a\nendpoint e\nbucket b\n"
@@ -244,6 +287,7 @@ static Suite *staging_suite(void)
 			    sizeof(bad_manifests) / sizeof(bad_manifests[0]));
 	tcase_add_test(tc, test_unknown_field_ignored);
 	tcase_add_test(tc, test_sha256_lazy_then_durable);
+	tcase_add_test(tc, test_upload_id_recorded);
 	suite_add_tcase(s, tc);
 	return s;
 }
