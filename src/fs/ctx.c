@@ -11,6 +11,7 @@
 
 #include "cache/seen_set.h"
 #include "fs/ctx.h"
+#include "fs/bodyahead.h"
 #include "fs/prefetch.h"
 #include "util/log.h"
 
@@ -115,9 +116,12 @@ int fs_ctx_init(struct fs_ctx *ctx, struct fs_options *o,
 	/* ~300 bytes a path: 100k versions cost ~30 MiB at most. */
 	ctx->memo = meta_memo_new(100000);
 	ctx->prefetch = fs_prefetch_new();
+	ctx->bodies = body_cache_new(FS_BODYAHEAD_CACHE);
+	ctx->bodyahead = fs_bodyahead_new();
 	ctx->skipped = seen_set_new(10000);
 	if (ctx->attrs == NULL || ctx->dirs == NULL || ctx->pages == NULL ||
 	    ctx->memo == NULL || ctx->prefetch == NULL ||
+	    ctx->bodies == NULL || ctx->bodyahead == NULL ||
 	    ctx->skipped == NULL) {
 		snprintf(err, err_len, "out of memory");
 		return -ENOMEM;
@@ -130,6 +134,10 @@ void fs_ctx_destroy(struct fs_ctx *ctx)
 	/* First: its threads use the caches and the client. */
 	fs_prefetch_free(ctx, ctx->prefetch);
 	ctx->prefetch = NULL;
+	fs_bodyahead_free(ctx, ctx->bodyahead);
+	ctx->bodyahead = NULL;
+	body_cache_free(ctx->bodies);
+	ctx->bodies = NULL;
 	attr_cache_free(ctx->attrs);
 	dir_cache_free(ctx->dirs);
 	meta_memo_free(ctx->memo);

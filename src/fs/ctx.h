@@ -12,12 +12,14 @@
 
 #include "cache/attr_cache.h"
 #include "cache/dir_cache.h"
+#include "cache/body_cache.h"
 #include "cache/meta_memo.h"
 #include "cache/page_etags.h"
 #include "fs/options.h"
 #include "s3/client.h"
 
 struct fs_handle;
+struct fs_bodyahead;
 
 struct fs_ctx {
 	struct fs_options opts;
@@ -27,6 +29,8 @@ struct fs_ctx {
 	struct dir_cache *dirs;
 	struct meta_memo *memo; /**< metadata per object version */
 	struct fs_prefetch *prefetch; /**< HEADs ahead of listing walks */
+	struct body_cache *bodies; /**< small files' bodies, per version */
+	struct fs_bodyahead *bodyahead; /**< fills it ahead of reads */
 	struct page_etags *pages; /**< version in the kernel page cache */
 	struct seen_set *skipped; /**< unnameable keys already logged */
 	uint64_t readahead_bytes; /**< read-ahead buffers held (atomic) */

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fs/bodyahead.h"
 #include "fs/conflict.h"
 #include "fs/handle.h"
 #include "fs/lookup.h"
@@ -395,6 +396,18 @@ static int read_remote(struct fs_ctx *ctx, struct fs_handle *h, char *buf,
 	ssize_t n;
 
 	*got = 0;
+	/* A small file of a walk: its body may have been fetched ahead
+	 * (fs/bodyahead.h), for exactly this handle's version. */
+	if (ctx->bodies != NULL && h->size <= FS_BODYAHEAD_MAX_SIZE) {
+		if (off == 0)
+			fs_bodyahead_note_read(ctx, h->rel);
+		if (body_cache_read(ctx->bodies, h->rel, h->etag, (uint64_t)off,
+				    buf, size, got) ||
+		    (fs_bodyahead_wait(ctx, h->rel) &&
+		     body_cache_read(ctx->bodies, h->rel, h->etag,
+				     (uint64_t)off, buf, size, got)))
+			return 0;
+	}
 	if (h->ra == NULL && (h->ra = fs_readahead_new()) == NULL)
 		return -ENOMEM;
 	n = fs_readahead_read(ctx, h->ra, h->key, h->etag, h->size, buf, size,

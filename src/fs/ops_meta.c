@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs/bodyahead.h"
 #include "fs/handle.h"
 #include "fs/lookup.h"
 #include "fs/ops.h"
@@ -183,7 +184,7 @@ int fs_ops_getxattr(const char *path, const char *name, char *value,
 	if (strcmp(name, FS_XATTR_STATS) == 0 && rel[0] == '\0') {
 		struct s3_stats sst;
 		unsigned long sent, answered;
-		char text[320];
+		char text[400];
 
 		/* The mount's request counters, for benchmarks and tests. */
 		s3_client_get_stats(ctx->s3, &sst);
@@ -191,7 +192,8 @@ int fs_ops_getxattr(const char *path, const char *name, char *value,
 		snprintf(text, sizeof(text),
 			 "head=%llu get=%llu put=%llu delete=%llu copy=%llu "
 			 "list=%llu multipart=%llu retries=%llu "
-			 "prefetch_sent=%lu prefetch_used=%lu",
+			 "prefetch_sent=%lu prefetch_used=%lu "
+			 "bodyahead_sent=%lu bodyahead_used=%zu",
 			 (unsigned long long)sst.head,
 			 (unsigned long long)sst.get,
 			 (unsigned long long)sst.put,
@@ -199,7 +201,9 @@ int fs_ops_getxattr(const char *path, const char *name, char *value,
 			 (unsigned long long)sst.copy,
 			 (unsigned long long)sst.list,
 			 (unsigned long long)sst.mpu,
-			 (unsigned long long)sst.retries, sent, answered);
+			 (unsigned long long)sst.retries, sent, answered,
+			 fs_bodyahead_sent(ctx->bodyahead),
+			 body_cache_served(ctx->bodies));
 		return xattr_reply(text, value, size);
 	}
 	/* Namespaces other than user. are never stored: "not supported"

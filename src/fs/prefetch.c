@@ -22,6 +22,7 @@
 #include "fs/path.h"
 #include "fs/prefetch.h"
 #include "util/log.h"
+#include "util/thread.h"
 
 /* A job nobody used for this long is dropped at the next lookup. */
 #define JOB_IDLE_MS 5000u
@@ -228,8 +229,6 @@ static void spawn_workers(struct fs_ctx *ctx, struct fs_prefetch *p,
 	while (!p->stopping && j->workers < FS_PREFETCH_THREADS &&
 	       (size_t)j->workers < room && j->cursor < j->snap->n) {
 		struct pf_worker *w = malloc(sizeof(*w));
-		pthread_attr_t attr;
-		pthread_t t;
 		int rc;
 
 		if (w == NULL)
@@ -237,10 +236,7 @@ static void spawn_workers(struct fs_ctx *ctx, struct fs_prefetch *p,
 		w->ctx = ctx;
 		w->p = p;
 		w->job = j;
-		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		rc = pthread_create(&t, &attr, worker_main, w);
-		pthread_attr_destroy(&attr);
+		rc = thread_spawn_detached(worker_main, w);
 		if (rc != 0) {
 			free(w);
 			log_debug("prefetch: no thread: %s", strerror(rc));

@@ -351,6 +351,10 @@ char **it_list_dir(const char *path, size_t *n_out);
 
 /** Read a whole file (malloc'd, NUL-terminated, caller frees). 0/errno. */
 int it_read_file(const char *path, void **data, size_t *len);
+/** One counter of mount @p m's user.etagfs.stats ("head", "get",
+ * "bodyahead_used", ...); fails the test when it is missing. */
+unsigned long long it_mount_stat(const struct it_mount *m, const char *what);
+
 /** How often the log of mount @p m (it may be unmounted) contains
  * @p needle; and whether it does at all. */
 size_t it_log_count(const struct it_mount *m, const char *needle);

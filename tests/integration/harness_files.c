@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 /* --------------------------------------------------------------- files */
@@ -150,4 +151,20 @@ void it_random_bytes(void *buf, size_t n, uint64_t seed)
 		for (k = 0; k < 8 && i + k < n; k++)
 			p[i + k] = (unsigned char)(v >> (8 * k));
 	}
+}
+
+unsigned long long it_mount_stat(const struct it_mount *m, const char *what)
+{
+	char text[512], key[32];
+	ssize_t n = getxattr(it_path(m, NULL), "user.etagfs.stats", text,
+			     sizeof(text) - 1);
+	const char *p;
+
+	IT_ASSERT_MSG(n > 0, "getxattr user.etagfs.stats: %s",
+		      strerror(errno));
+	text[n] = '\0';
+	IT_SNPRINTF(key, "%s=", what);
+	p = strstr(text, key);
+	IT_ASSERT_MSG(p != NULL, "no %s in '%s'", key, text);
+	return strtoull(p + strlen(key), NULL, 10);
 }

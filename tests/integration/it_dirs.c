@@ -295,23 +295,6 @@ IT_TEST(test_implicit_directory)
 	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
 }
 
-/* One counter of the mount's S3 requests (the root's user.etagfs.stats). */
-static unsigned long long mount_requests(struct it_mount *m, const char *what)
-{
-	char text[512], key[32];
-	ssize_t n = getxattr(it_path(m, NULL), "user.etagfs.stats", text,
-			     sizeof(text) - 1);
-	const char *p;
-
-	IT_ASSERT_MSG(n > 0, "getxattr user.etagfs.stats: %s",
-		      strerror(errno));
-	text[n] = '\0';
-	IT_SNPRINTF(key, "%s=", what);
-	p = strstr(text, key);
-	IT_ASSERT_MSG(p != NULL, "no %s in '%s'", key, text);
-	return strtoull(p + strlen(key), NULL, 10);
-}
-
 /* With listing_attrs, ls -l of 1,500 files costs the listing's two pages
  * and no HEAD per file, and shows every file's size exactly. */
 IT_TEST(test_listing_attrs_ls_l)
@@ -327,8 +310,8 @@ IT_TEST(test_listing_attrs_ls_l)
 	put_many(bucket, (const char *const *)keys, N);
 	it_mount(&m, bucket, "listing_attrs");
 	IT_ASSERT_OK(stat(it_path(&m, "ls"), &st));
-	heads = mount_requests(&m, "head");
-	lists = mount_requests(&m, "list");
+	heads = it_mount_stat(&m, "head");
+	lists = it_mount_stat(&m, "list");
 	{
 		size_t n = 0;
 		char **names = it_list_dir(it_path(&m, "ls"), &n);
@@ -343,8 +326,8 @@ IT_TEST(test_listing_attrs_ls_l)
 		/* put_many stores each key as its own body. */
 		IT_ASSERT_EQ_INT(st.st_size, strlen(keys[i]));
 	}
-	IT_ASSERT_EQ_INT(mount_requests(&m, "head") - heads, 0);
-	IT_ASSERT_EQ_INT(mount_requests(&m, "list") - lists, 2);
+	IT_ASSERT_EQ_INT(it_mount_stat(&m, "head") - heads, 0);
+	IT_ASSERT_EQ_INT(it_mount_stat(&m, "list") - lists, 2);
 	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
 	it_strv_free(keys);
 }
@@ -462,40 +445,40 @@ IT_TEST(test_ls_l_walk_prefetch_and_memo)
 		IT_ASSERT_EQ_INT(n, N);
 		it_strv_free(names);
 	}
-	heads = mount_requests(&m, "head");
+	heads = it_mount_stat(&m, "head");
 	IT_ASSERT_OK(stat(it_path(&m, "walk/f0010"), &st));
 	IT_ASSERT_OK(stat(it_path(&m, "walk/f0011"), &st));
 	usleep(500 * 1000); /* whatever was sent ahead has come back */
 	it_log("stat of 2 files: %llu HEADs",
-	       mount_requests(&m, "head") - heads);
-	IT_ASSERT(mount_requests(&m, "head") - heads <= 2 + 32 + 16);
+	       it_mount_stat(&m, "head") - heads);
+	IT_ASSERT(it_mount_stat(&m, "head") - heads <= 2 + 32 + 16);
 	sleep(2); /* past attr_ttl and dir_ttl: the walk starts cold */
 
 	/* Cold walk: exact metadata, one HEAD per file at most, sent ahead. */
-	heads = mount_requests(&m, "head");
-	lists = mount_requests(&m, "list");
-	used = mount_requests(&m, "prefetch_used");
+	heads = it_mount_stat(&m, "head");
+	lists = it_mount_stat(&m, "list");
+	used = it_mount_stat(&m, "prefetch_used");
 	t0 = it_now_ms();
 	walk_check(&m, "walk", N, want, 3);
 	it_log("cold walk of %d: %ld ms, %llu HEAD, %llu LIST, %llu sent "
 	       "ahead and used", N, it_now_ms() - t0,
-	       mount_requests(&m, "head") - heads,
-	       mount_requests(&m, "list") - lists,
-	       mount_requests(&m, "prefetch_used") - used);
-	IT_ASSERT(mount_requests(&m, "head") - heads <= N + 8);
-	IT_ASSERT(mount_requests(&m, "prefetch_used") - used >= N / 2);
+	       it_mount_stat(&m, "head") - heads,
+	       it_mount_stat(&m, "list") - lists,
+	       it_mount_stat(&m, "prefetch_used") - used);
+	IT_ASSERT(it_mount_stat(&m, "head") - heads <= N + 8);
+	IT_ASSERT(it_mount_stat(&m, "prefetch_used") - used >= N / 2);
 	sleep(2);
 
 	/* Warm walk after the TTLs: the listing again, no HEAD per file. */
-	heads = mount_requests(&m, "head");
-	lists = mount_requests(&m, "list");
+	heads = it_mount_stat(&m, "head");
+	lists = it_mount_stat(&m, "list");
 	t0 = it_now_ms();
 	walk_check(&m, "walk", N, want, 3);
 	it_log("warm walk of %d: %ld ms, %llu HEAD, %llu LIST", N,
-	       it_now_ms() - t0, mount_requests(&m, "head") - heads,
-	       mount_requests(&m, "list") - lists);
-	IT_ASSERT(mount_requests(&m, "head") - heads <= 2);
-	IT_ASSERT(mount_requests(&m, "list") - lists <= 3);
+	       it_now_ms() - t0, it_mount_stat(&m, "head") - heads,
+	       it_mount_stat(&m, "list") - lists);
+	IT_ASSERT(it_mount_stat(&m, "head") - heads <= 2);
+	IT_ASSERT(it_mount_stat(&m, "list") - lists <= 3);
 
 	/* Another writer: f0200's metadata rewritten in place (same bytes,
 	 * so the same ETag, a new Last-Modified), f0300's content replaced
@@ -509,11 +492,11 @@ IT_TEST(test_ls_l_walk_prefetch_and_memo)
 	want[1].mtime = -1;
 	want[2].mode = 0644; /* the default: no x-amz-meta-mode any more */
 	sleep(2);
-	heads = mount_requests(&m, "head");
+	heads = it_mount_stat(&m, "head");
 	walk_check(&m, "walk", N, want, 3);
 	it_log("walk after two remote changes: %llu HEAD",
-	       mount_requests(&m, "head") - heads);
-	IT_ASSERT(mount_requests(&m, "head") - heads <= 4);
+	       it_mount_stat(&m, "head") - heads);
+	IT_ASSERT(it_mount_stat(&m, "head") - heads <= 4);
 	IT_SNPRINTF(path, "%s", it_path(&m, "walk/f0200"));
 	IT_ASSERT_OK(lstat(path, &st));
 	IT_ASSERT_EQ_INT(st.st_mode & 07777, 0700);
@@ -548,11 +531,11 @@ IT_TEST(test_memo_file_across_mounts)
 
 	/* First mount: a HEAD per file, the memo saved at unmount. */
 	it_mount(&m, bucket, opts);
-	heads = mount_requests(&m, "head");
+	heads = it_mount_stat(&m, "head");
 	walk_check(&m, "keep", N, want, 2);
 	it_log("first mount's walk: %llu HEAD",
-	       mount_requests(&m, "head") - heads);
-	IT_ASSERT(mount_requests(&m, "head") - heads >= N);
+	       it_mount_stat(&m, "head") - heads);
+	IT_ASSERT(it_mount_stat(&m, "head") - heads >= N);
 	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
 	IT_ASSERT_OK(stat(memo, &st));
 	IT_ASSERT_EQ_INT(st.st_mode & 0777, 0600);
@@ -565,22 +548,22 @@ IT_TEST(test_memo_file_across_mounts)
 
 	/* Second mount: the listing only, but for the changed file. */
 	it_mount(&m, bucket, opts);
-	heads = mount_requests(&m, "head");
-	lists = mount_requests(&m, "list");
+	heads = it_mount_stat(&m, "head");
+	lists = it_mount_stat(&m, "list");
 	walk_check(&m, "keep", N, want, 2);
 	it_log("fresh mount with the memo: %llu HEAD, %llu LIST",
-	       mount_requests(&m, "head") - heads,
-	       mount_requests(&m, "list") - lists);
-	IT_ASSERT(mount_requests(&m, "head") - heads <= 2);
-	IT_ASSERT(mount_requests(&m, "list") - lists <= 3);
+	       it_mount_stat(&m, "head") - heads,
+	       it_mount_stat(&m, "list") - lists);
+	IT_ASSERT(it_mount_stat(&m, "head") - heads <= 2);
+	IT_ASSERT(it_mount_stat(&m, "list") - lists <= 3);
 	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
 
 	/* A memo others could have written is ignored: HEADs again. */
 	IT_ASSERT_OK(chmod(memo, 0666));
 	it_mount(&m, bucket, opts);
-	heads = mount_requests(&m, "head");
+	heads = it_mount_stat(&m, "head");
 	walk_check(&m, "keep", N, want, 2);
-	IT_ASSERT(mount_requests(&m, "head") - heads >= N);
+	IT_ASSERT(it_mount_stat(&m, "head") - heads >= N);
 	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
 	IT_ASSERT_MSG(it_log_contains(&m, "ignoring metadata memo"),
 		      "no \"ignoring metadata memo\" line in %s", m.log);
@@ -613,8 +596,8 @@ IT_TEST(test_walk_outlasts_listing)
 	 * it expired. */
 	names = it_list_dir(it_path(&m, "big"), &n);
 	IT_ASSERT_EQ_INT(n, N);
-	heads = mount_requests(&m, "head");
-	used = mount_requests(&m, "prefetch_used");
+	heads = it_mount_stat(&m, "head");
+	used = it_mount_stat(&m, "prefetch_used");
 	for (size_t i = 0; i < n; i++) {
 		if (i == 2)
 			usleep(400 * 1000); /* past dir_ttl */
@@ -624,17 +607,17 @@ IT_TEST(test_walk_outlasts_listing)
 		IT_ASSERT_EQ_INT(st.st_mode & 07777, 0644);
 	}
 	it_log("cold walk of %d outlasting its listing: %llu HEAD, %llu sent "
-	       "ahead and used", N, mount_requests(&m, "head") - heads,
-	       mount_requests(&m, "prefetch_used") - used);
-	IT_ASSERT(mount_requests(&m, "head") - heads <= N + N / 10);
-	IT_ASSERT(mount_requests(&m, "prefetch_used") - used >= N / 2);
+	       "ahead and used", N, it_mount_stat(&m, "head") - heads,
+	       it_mount_stat(&m, "prefetch_used") - used);
+	IT_ASSERT(it_mount_stat(&m, "head") - heads <= N + N / 10);
+	IT_ASSERT(it_mount_stat(&m, "prefetch_used") - used >= N / 2);
 	it_strv_free(names);
 	sleep(2); /* past every TTL */
 
 	/* Warm: the listing brings the attributes of every entry. */
 	names = it_list_dir(it_path(&m, "big"), &n);
 	IT_ASSERT_EQ_INT(n, N);
-	heads = mount_requests(&m, "head");
+	heads = it_mount_stat(&m, "head");
 	usleep(400 * 1000); /* past dir_ttl, within attr_ttl */
 	for (size_t i = 0; i < n; i++) {
 		IT_SNPRINTF(path, "%s/%s", it_path(&m, "big"), names[i]);
@@ -642,8 +625,8 @@ IT_TEST(test_walk_outlasts_listing)
 		IT_ASSERT_EQ_INT(st.st_size, strlen("big/") + strlen(names[i]));
 	}
 	it_log("warm walk of %d outlasting its listing: %llu HEAD", N,
-	       mount_requests(&m, "head") - heads);
-	IT_ASSERT(mount_requests(&m, "head") - heads <= 2);
+	       it_mount_stat(&m, "head") - heads);
+	IT_ASSERT(it_mount_stat(&m, "head") - heads <= 2);
 	it_strv_free(names);
 	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
 	it_strv_free(keys);
@@ -737,25 +720,25 @@ IT_TEST(test_create_burst_lists_instead_of_heads)
 
 	/* An existing directory, not listed: a burst of creates in it. */
 	IT_ASSERT_OK(stat(it_path(&m, "old"), &st));
-	heads = mount_requests(&m, "head");
-	lists = mount_requests(&m, "list");
-	puts = mount_requests(&m, "put");
+	heads = it_mount_stat(&m, "head");
+	lists = it_mount_stat(&m, "list");
+	puts = it_mount_stat(&m, "put");
 	create_burst(&m, "old", N);
 	it_log("%d creates in a listed directory: %llu HEAD, %llu LIST, "
-	       "%llu PUT", N, mount_requests(&m, "head") - heads,
-	       mount_requests(&m, "list") - lists,
-	       mount_requests(&m, "put") - puts);
-	IT_ASSERT_EQ_INT(mount_requests(&m, "put") - puts, 2 * N);
-	IT_ASSERT(mount_requests(&m, "head") - heads <= 2);
-	IT_ASSERT(mount_requests(&m, "list") - lists <= 4);
+	       "%llu PUT", N, it_mount_stat(&m, "head") - heads,
+	       it_mount_stat(&m, "list") - lists,
+	       it_mount_stat(&m, "put") - puts);
+	IT_ASSERT_EQ_INT(it_mount_stat(&m, "put") - puts, 2 * N);
+	IT_ASSERT(it_mount_stat(&m, "head") - heads <= 2);
+	IT_ASSERT(it_mount_stat(&m, "list") - lists <= 4);
 
 	/* A new directory: known empty, no lookup request at all. */
 	IT_ASSERT_OK(mkdir(it_path(&m, "fresh"), 0755));
-	heads = mount_requests(&m, "head");
-	lists = mount_requests(&m, "list");
+	heads = it_mount_stat(&m, "head");
+	lists = it_mount_stat(&m, "list");
 	create_burst(&m, "fresh", N);
-	IT_ASSERT(mount_requests(&m, "head") - heads <= 1);
-	IT_ASSERT(mount_requests(&m, "list") - lists <= 2);
+	IT_ASSERT(it_mount_stat(&m, "head") - heads <= 1);
+	IT_ASSERT(it_mount_stat(&m, "list") - lists <= 2);
 
 	/* Everything landed, byte for byte, under the right keys. */
 	for (int i = 0; i < N; i++) {
@@ -777,8 +760,8 @@ IT_TEST(test_create_burst_lists_instead_of_heads)
 	/* A big directory: one page is tried once, then names are looked
 	 * up one by one (a HEAD and a one-key LIST for a missing one). */
 	IT_ASSERT_OK(stat(it_path(&m, "big"), &st));
-	lists = mount_requests(&m, "list");
-	heads = mount_requests(&m, "head");
+	lists = it_mount_stat(&m, "list");
+	heads = it_mount_stat(&m, "head");
 	for (int i = 0; i < 20; i++) {
 		IT_SNPRINTF(rel, "big/missing%02d", i);
 		IT_ASSERT_ERRNO(stat(it_path(&m, rel), &st), ENOENT);
@@ -787,10 +770,10 @@ IT_TEST(test_create_burst_lists_instead_of_heads)
 	IT_ASSERT_OK(stat(it_path(&m, rel), &st));
 	IT_ASSERT_EQ_INT(st.st_size, strlen(rel));
 	it_log("21 lookups in a directory of %d: %llu HEAD, %llu LIST", BIG,
-	       mount_requests(&m, "head") - heads,
-	       mount_requests(&m, "list") - lists);
-	IT_ASSERT_EQ_INT(mount_requests(&m, "list") - lists, 1 + 20);
-	IT_ASSERT_EQ_INT(mount_requests(&m, "head") - heads, 21);
+	       it_mount_stat(&m, "head") - heads,
+	       it_mount_stat(&m, "list") - lists);
+	IT_ASSERT_EQ_INT(it_mount_stat(&m, "list") - lists, 1 + 20);
+	IT_ASSERT_EQ_INT(it_mount_stat(&m, "head") - heads, 21);
 	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
 	it_strv_free(keys);
 }
@@ -1014,10 +997,10 @@ IT_TEST(test_unrepresentable_keys)
 	 * meets the unnameable keys again. */
 	it_mount(&m, bucket, "dir_ttl=0,attr_ttl=0");
 	list_all_checked(&m);
-	lists = mount_requests(&m, "list");
+	lists = it_mount_stat(&m, "list");
 	list_all_checked(&m);
 	/* Root, d/ and long/ again at least. */
-	IT_ASSERT_MSG(mount_requests(&m, "list") - lists >= 3,
+	IT_ASSERT_MSG(it_mount_stat(&m, "list") - lists >= 3,
 		      "the second listings were served without the server");
 	/* The skipped keys are left alone. */
 	expect_server(bucket, "bad//x", "bad//x", 6);
