@@ -112,6 +112,19 @@ bool body_cache_read(struct body_cache *c, const char *path, const char *etag,
 	return hit;
 }
 
+bool body_cache_holds(struct body_cache *c, const char *path,
+		      const char *etag)
+{
+	struct body_node *n;
+	bool held;
+
+	pthread_mutex_lock(&c->lock);
+	n = find(c, path);
+	held = n != NULL && etag != NULL && s3_etag_equal(n->etag, etag);
+	pthread_mutex_unlock(&c->lock);
+	return held;
+}
+
 void body_cache_forget(struct body_cache *c, const char *path)
 {
 	struct body_node *n;

@@ -38,6 +38,11 @@ void body_cache_put(struct body_cache *c, const char *path, const char *etag,
 bool body_cache_read(struct body_cache *c, const char *path, const char *etag,
 		     uint64_t off, void *buf, size_t size, size_t *got);
 
+/** Whether the body of version @p etag of @p path is held (not counted
+ * as served). */
+bool body_cache_holds(struct body_cache *c, const char *path,
+		      const char *etag);
+
 /** Drop whatever body @p path has (the mount changed it). */
 void body_cache_forget(struct body_cache *c, const char *path);
 

@@ -44,8 +44,8 @@ struct fs_bodyahead {
 	pthread_cond_t cond;
 	char *dir;		   /* the walk's directory (owned), or NULL */
 	struct dir_snapshot *snap; /* the listing it follows (a reference) */
-	size_t last;		   /* index of the last file read */
-	size_t queued_to;	   /* entries before this were looked at */
+	char *last;		   /* name of the last file read (owned) */
+	size_t queued_to;	   /* entries of snap before this: looked at */
 	size_t window;		   /* 0 until the walk is confirmed */
 	struct ba_job *jobs, *tail;
 	int threads;
@@ -109,6 +109,8 @@ static void walk_end(struct fs_ctx *ctx, struct fs_bodyahead *b)
 	b->snap = NULL;
 	free(b->dir);
 	b->dir = NULL;
+	free(b->last);
+	b->last = NULL;
 }
 
 void fs_bodyahead_free(struct fs_ctx *ctx, struct fs_bodyahead *b)
@@ -220,9 +222,20 @@ static void spawn_workers(struct fs_ctx *ctx, struct fs_bodyahead *b,
 	}
 }
 
+/* Called under the lock: a job for @p rel is queued or in flight. */
+static bool job_for(const struct fs_bodyahead *b, const char *rel)
+{
+	for (const struct ba_job *j = b->jobs; j != NULL; j = j->next)
+		if (strcmp(j->rel, rel) == 0)
+			return true;
+	return false;
+}
+
 /* Called under the lock: queue the small files of the walk's listing
- * from queued_to up to @p end; the number queued. */
-static size_t queue_upto(struct fs_bodyahead *b, size_t end)
+ * from queued_to up to @p end, but none held or asked for already; the
+ * number queued. */
+static size_t queue_upto(struct fs_ctx *ctx, struct fs_bodyahead *b,
+			 size_t end)
 {
 	size_t n = 0;
 
@@ -242,6 +255,12 @@ static size_t queue_upto(struct fs_bodyahead *b, size_t end)
 			free(j);
 			break;
 		}
+		if (job_for(b, j->rel) ||
+		    body_cache_holds(ctx->bodies, j->rel, e->attr.etag)) {
+			free(j->rel);
+			free(j);
+			continue;
+		}
 		memcpy(j->etag, e->attr.etag, sizeof(j->etag));
 		j->size = e->attr.size;
 		if (b->tail != NULL)
@@ -254,43 +273,66 @@ static size_t queue_upto(struct fs_bodyahead *b, size_t end)
 	return n;
 }
 
+/* Called under the lock: whether reading entry @p i of @p snap is the
+ * walk's next step: past the last file read, by at most WALK_GAP_MAX
+ * entries (directories and large files in between are not read). */
+static bool next_step(const struct fs_bodyahead *b,
+		      const struct dir_snapshot *snap, long i)
+{
+	long last;
+
+	if (b->last == NULL)
+		return false;
+	last = dir_snapshot_find(snap, b->last);
+	if (last < 0)
+		last = -last - 2; /* gone since: the entry before its place */
+	return i > last && i - last <= WALK_GAP_MAX;
+}
+
 void fs_bodyahead_note_read(struct fs_ctx *ctx, const char *rel)
 {
 	struct fs_bodyahead *b = ctx->bodyahead;
-	struct dir_snapshot *snap;
-	char *parent = NULL;
+	struct dir_snapshot *fresh, *use;
+	char *parent = NULL, *last = NULL;
 	const char *name;
+	bool here;
 	size_t end, queued;
 	long i;
 
 	if (b == NULL || ctx->bodies == NULL ||
 	    fs_path_split(rel, &parent, &name) != 0)
 		return;
-	snap = dir_cache_get(ctx->dirs, parent);
-	i = snap != NULL ? dir_snapshot_find(snap, name) : -1;
-	if (i < 0) {
-		if (snap != NULL)
-			dir_snapshot_release(ctx->dirs, snap);
-		free(parent);
-		return;
-	}
+	last = strdup(name);
+	fresh = dir_cache_get(ctx->dirs, parent);
 	pthread_mutex_lock(&b->lock);
-	if (b->stopping || b->snap != snap || b->dir == NULL ||
-	    strcmp(b->dir, parent) != 0 ||
-	    (size_t)i <= b->last || (size_t)i > b->last + WALK_GAP_MAX) {
-		/* Not the next step of the walk: this read starts one. */
+	here = !b->stopping && b->dir != NULL && b->snap != NULL &&
+	       strcmp(b->dir, parent) == 0;
+	/* The listing expired: the walk goes on over the one it holds. */
+	use = fresh != NULL ? fresh : here ? b->snap : NULL;
+	i = use != NULL ? dir_snapshot_find(use, name) : -1;
+	if (b->stopping || last == NULL || i < 0)
+		goto out;
+	if (!here || !next_step(b, use, i)) {
+		/* Not the next step of a walk: this read starts one. */
+		if (use == b->snap)
+			b->snap = NULL; /* kept: it is the new walk's too */
 		walk_end(ctx, b);
 		b->dir = parent;
 		parent = NULL;
-		b->snap = snap;
-		snap = NULL;
-		b->last = (size_t)i;
-		b->queued_to = (size_t)i + 1;
+		b->snap = use;
+		fresh = NULL;
 		b->window = 0;
-		goto out;
+		b->queued_to = (size_t)i + 1;
+		goto step;
+	}
+	if (use != b->snap) {
+		/* A newer listing: go on over it, from here. */
+		dir_snapshot_release(ctx->dirs, b->snap);
+		b->snap = use;
+		fresh = NULL;
+		b->queued_to = (size_t)i + 1;
 	}
 	/* The next step: fetch further ahead each time. */
-	b->last = (size_t)i;
 	b->window = b->window == 0 ? FS_BODYAHEAD_WINDOW_MIN
 		    : b->window * 2 > FS_BODYAHEAD_WINDOW_MAX
 			    ? FS_BODYAHEAD_WINDOW_MAX
@@ -300,16 +342,21 @@ void fs_bodyahead_note_read(struct fs_ctx *ctx, const char *rel)
 	end = (size_t)i + 1 + b->window;
 	if (end > b->snap->n)
 		end = b->snap->n;
-	queued = queue_upto(b, end);
+	queued = queue_upto(ctx, b, end);
 	if (queued > 0) {
 		spawn_workers(ctx, b, queued);
 		pthread_cond_broadcast(&b->cond);
 	}
+step:
+	free(b->last);
+	b->last = last;
+	last = NULL;
 out:
 	pthread_mutex_unlock(&b->lock);
-	if (snap != NULL)
-		dir_snapshot_release(ctx->dirs, snap);
+	if (fresh != NULL)
+		dir_snapshot_release(ctx->dirs, fresh);
 	free(parent);
+	free(last);
 }
 
 bool fs_bodyahead_wait(struct fs_ctx *ctx, const char *rel)

@@ -598,3 +598,50 @@ IT_TEST(test_small_files_fetched_ahead)
 	IT_ASSERT_EQ_INT(it_mount_stat(&m, "bodyahead_sent"), sent);
 	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
 }
+
+/*
+ * A walk slower than the listing's TTL (dir_ttl=300, 25 ms a file, 40
+ * files): the bodies are still fetched ahead over the expired listing
+ * (and over the newer listings lookups make meanwhile), each body once.
+ */
+IT_TEST(test_small_files_walk_outlasts_listing)
+{
+	enum { N = 40 };
+	static unsigned char data[N][3000];
+	unsigned long long gets0, gets, used;
+	char bucket[64], key[16];
+	size_t n_names = 0;
+	struct it_mount m;
+	char **names;
+
+	it_fresh_bucket(bucket);
+	for (int i = 0; i < N; i++) {
+		it_random_bytes(data[i], sizeof(data[i]), 700 + (uint64_t)i);
+		IT_SNPRINTF(key, "d/f%02d", i);
+		IT_ASSERT_EQ_INT(it_s3_put(bucket, key, data[i],
+					   sizeof(data[i]), NULL),
+				 200);
+	}
+	it_mount(&m, bucket, "attr_ttl=300,dir_ttl=300,memo_file=none");
+	names = it_list_dir(it_path(&m, "d"), &n_names);
+	IT_ASSERT_EQ_INT(n_names, N);
+	it_strv_free(names);
+	gets0 = it_mount_stat(&m, "get");
+	for (int i = 0; i < N; i++) {
+		void *got = NULL;
+		size_t len = read_numbered(&m, i, &got);
+
+		IT_ASSERT_EQ_INT(len, sizeof(data[i]));
+		IT_ASSERT_MEM(got, data[i], len);
+		free(got);
+		usleep(25000);
+	}
+	gets = it_mount_stat(&m, "get") - gets0;
+	used = it_mount_stat(&m, "bodyahead_used");
+	it_log("%llu GETs for %d files, %llu answered from bodies fetched "
+	       "ahead", gets, N, used);
+	IT_ASSERT_EQ_INT(gets, N);
+	IT_ASSERT_MSG(used >= N - 4, "only %llu of %d reads answered from "
+		      "bodies fetched ahead", used, N);
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+}

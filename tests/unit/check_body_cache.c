@@ -39,6 +39,9 @@ START_TEST(test_version_and_ranges)
 	ck_assert_uint_eq(got, 3);
 	ck_assert_uint_eq(body_cache_count(c), 1);
 	ck_assert_uint_eq(body_cache_bytes(c), 3);
+	ck_assert(body_cache_holds(c, "d/a", "e2"));
+	ck_assert(!body_cache_holds(c, "d/a", "\"e1\""));
+	ck_assert(!body_cache_holds(c, "d/b", "\"e2\""));
 	/* Reads from offset 0 that it answered: 2 of them above. */
 	ck_assert_uint_eq(body_cache_served(c), 2);
 	body_cache_forget(c, "d/a");
