@@ -106,7 +106,12 @@ bool body_cache_read(struct body_cache *c, const char *path, const char *etag,
 						   : size;
 			memcpy(buf, n->data + off, *got);
 		}
-		cache_table_touch(&c->t, &n->base);
+		/* Read to its end: the kernel's page cache has it now, and
+		 * the memory is better spent on the bodies still ahead. */
+		if (off + *got >= n->len)
+			drop(c, n);
+		else
+			cache_table_touch(&c->t, &n->base);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return hit;

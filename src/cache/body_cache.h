@@ -7,7 +7,9 @@
  * A body is keyed by path and held for exactly one version (ETag): a
  * read must present the ETag its handle opened, and any other version
  * misses, so a body can be old but never wrong for the version asked.
- * The cache is bounded by bytes; the least recently used bodies go first.
+ * A body read to its end is dropped (the kernel's page cache holds it
+ * from then on). The cache is bounded by bytes; the least recently used
+ * bodies go first.
  *
  * Locking: one mutex, taken inside each function. Any thread may call.
  */
@@ -33,7 +35,8 @@ void body_cache_put(struct body_cache *c, const char *path, const char *etag,
 /**
  * Copy [@p off, @p off + @p size) of the body of version @p etag of
  * @p path into @p buf: true, with *@p got bytes (short only at the end
- * of the body, 0 past it). false when that version is not held.
+ * of the body, 0 past it), and the body is dropped when this read
+ * reached its end. false when that version is not held.
  */
 bool body_cache_read(struct body_cache *c, const char *path, const char *etag,
 		     uint64_t off, void *buf, size_t size, size_t *got);

@@ -313,14 +313,21 @@ void fs_bodyahead_note_read(struct fs_ctx *ctx, const char *rel)
 	if (b->stopping || last == NULL || i < 0)
 		goto out;
 	if (!here || !next_step(b, use, i)) {
-		/* Not the next step of a walk: this read starts one. */
-		if (use == b->snap)
-			b->snap = NULL; /* kept: it is the new walk's too */
+		/* Not the next step of a walk: this read starts one, over
+		 * the same snapshot or a new one. The walk keeps exactly one
+		 * reference: its own when the snapshot is the same (fresh,
+		 * if it is that one too, is a second one, dropped below),
+		 * else fresh's. */
+		bool same = use == b->snap;
+
+		if (same)
+			b->snap = NULL; /* not released by walk_end() */
 		walk_end(ctx, b);
 		b->dir = parent;
 		parent = NULL;
 		b->snap = use;
-		fresh = NULL;
+		if (!same)
+			fresh = NULL;
 		b->window = 0;
 		b->queued_to = (size_t)i + 1;
 		goto step;

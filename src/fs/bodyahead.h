@@ -30,7 +30,7 @@ struct fs_ctx;
 struct fs_bodyahead;
 
 #define FS_BODYAHEAD_MAX_SIZE (64u << 10) /**< bodies of files this small */
-#define FS_BODYAHEAD_CACHE (32u << 20)	  /**< bytes of bodies held */
+#define FS_BODYAHEAD_CACHE (16u << 20)	  /**< bytes of bodies held */
 #define FS_BODYAHEAD_THREADS 8
 #define FS_BODYAHEAD_WINDOW_MIN 16
 #define FS_BODYAHEAD_WINDOW_MAX 256
