@@ -390,6 +390,29 @@ void fs_handle_mark_read(struct fs_handle *h)
 
 /* Read [off, off+size) of the snapshot (clamped to its size), through
  * the handle's read-ahead. */
+/*
+ * A GET with If-Match proves, as it is answered, that the snapshot is
+ * still the current version; a body fetched ahead proves only that it
+ * was, a moment ago. Were another version current by now, a getattr
+ * answered meanwhile would give the kernel that version's size, and a
+ * short read of ours would be padded with zeros up to it (a mix of two
+ * versions; the soak caught it). So a body is used only when the
+ * attribute cache still names this very version (every getattr and
+ * lookup of the mount answers from it until it expires), the kernel was
+ * last given this version's attributes, and the handle reads the
+ * version it opened (no refresh).
+ */
+static bool body_usable(struct fs_ctx *ctx, const struct fs_handle *h)
+{
+	struct attr_entry e;
+
+	if (h->writable || h->refreshed_from[0] != '\0' ||
+	    page_etags_attrs_differ(ctx->pages, h->rel, h->etag))
+		return false;
+	return attr_cache_get(ctx->attrs, h->rel, &e) &&
+	       e.kind == ATTR_FILE && s3_etag_equal(e.etag, h->etag);
+}
+
 static int read_remote(struct fs_ctx *ctx, struct fs_handle *h, char *buf,
 		       size_t size, off_t off, size_t *got)
 {
@@ -397,8 +420,11 @@ static int read_remote(struct fs_ctx *ctx, struct fs_handle *h, char *buf,
 
 	*got = 0;
 	/* A small file of a walk: its body may have been fetched ahead
-	 * (fs/bodyahead.h), for exactly this handle's version. */
-	if (ctx->bodies != NULL && h->size <= FS_BODYAHEAD_MAX_SIZE) {
+	 * (fs/bodyahead.h), for exactly this handle's version, and is used
+	 * only while that version is provably the one everything else
+	 * shows (body_usable()). */
+	if (ctx->bodies != NULL && h->size <= FS_BODYAHEAD_MAX_SIZE &&
+	    body_usable(ctx, h)) {
 		if (off == 0)
 			fs_bodyahead_note_read(ctx, h->rel);
 		if (body_cache_read(ctx->bodies, h->rel, h->etag, (uint64_t)off,
