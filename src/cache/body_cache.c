@@ -65,6 +65,17 @@ static struct body_node *find(struct body_cache *c, const char *path)
 						    cache_table_hash(path));
 }
 
+/* Called under the lock: the body of @p path if it is of version
+ * @p etag, else NULL. */
+static struct body_node *find_version(struct body_cache *c, const char *path,
+				      const char *etag)
+{
+	struct body_node *n = find(c, path);
+
+	return n != NULL && etag != NULL && s3_etag_equal(n->etag, etag) ? n
+									  : NULL;
+}
+
 void body_cache_put(struct body_cache *c, const char *path, const char *etag,
 		    const void *data, size_t len)
 {
@@ -97,8 +108,8 @@ bool body_cache_read(struct body_cache *c, const char *path, const char *etag,
 
 	*got = 0;
 	pthread_mutex_lock(&c->lock);
-	n = find(c, path);
-	if (n != NULL && etag != NULL && s3_etag_equal(n->etag, etag)) {
+	n = find_version(c, path, etag);
+	if (n != NULL) {
 		hit = true;
 		c->served += off == 0;
 		if (off < n->len) {
@@ -124,8 +135,8 @@ bool body_cache_holds(struct body_cache *c, const char *path,
 	bool held;
 
 	pthread_mutex_lock(&c->lock);
-	n = find(c, path);
-	held = n != NULL && etag != NULL && s3_etag_equal(n->etag, etag);
+	n = find_version(c, path, etag);
+	held = n != NULL;
 	pthread_mutex_unlock(&c->lock);
 	return held;
 }

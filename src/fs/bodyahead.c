@@ -222,13 +222,14 @@ static void spawn_workers(struct fs_ctx *ctx, struct fs_bodyahead *b,
 	}
 }
 
-/* Called under the lock: a job for @p rel is queued or in flight. */
-static bool job_for(const struct fs_bodyahead *b, const char *rel)
+/* Called under the lock: the job for @p rel, queued or in flight, or
+ * NULL. */
+static struct ba_job *job_for(const struct fs_bodyahead *b, const char *rel)
 {
-	for (const struct ba_job *j = b->jobs; j != NULL; j = j->next)
+	for (struct ba_job *j = b->jobs; j != NULL; j = j->next)
 		if (strcmp(j->rel, rel) == 0)
-			return true;
-	return false;
+			return j;
+	return NULL;
 }
 
 /* Called under the lock: queue the small files of the walk's listing
@@ -255,7 +256,7 @@ static size_t queue_upto(struct fs_ctx *ctx, struct fs_bodyahead *b,
 			free(j);
 			break;
 		}
-		if (job_for(b, j->rel) ||
+		if (job_for(b, j->rel) != NULL ||
 		    body_cache_holds(ctx->bodies, j->rel, e->attr.etag)) {
 			free(j->rel);
 			free(j);
@@ -375,12 +376,7 @@ bool fs_bodyahead_wait(struct fs_ctx *ctx, const char *rel)
 	if (b == NULL)
 		return false;
 	pthread_mutex_lock(&b->lock);
-	for (;;) {
-		for (j = b->jobs; j != NULL; j = j->next)
-			if (strcmp(j->rel, rel) == 0)
-				break;
-		if (j == NULL)
-			break;
+	while ((j = job_for(b, rel)) != NULL) {
 		if (!j->in_flight) {
 			job_drop(b, j);
 			break;

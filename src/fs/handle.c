@@ -388,8 +388,6 @@ void fs_handle_mark_read(struct fs_handle *h)
 	pthread_mutex_unlock(&h->lock);
 }
 
-/* Read [off, off+size) of the snapshot (clamped to its size), through
- * the handle's read-ahead. */
 /*
  * A GET with If-Match proves, as it is answered, that the snapshot is
  * still the current version; a body fetched ahead proves only that it
@@ -413,6 +411,9 @@ static bool body_usable(struct fs_ctx *ctx, const struct fs_handle *h)
 	       e.kind == ATTR_FILE && s3_etag_equal(e.etag, h->etag);
 }
 
+/* Read [off, off+size) of the snapshot (clamped to its size), from a
+ * body fetched ahead when one is usable, else through the handle's
+ * read-ahead. */
 static int read_remote(struct fs_ctx *ctx, struct fs_handle *h, char *buf,
 		       size_t size, off_t off, size_t *got)
 {
