@@ -3,7 +3,11 @@
  * mount: the directory, a reference to the listing snapshot it follows,
  * the index of the last file read and how far fetches were queued. Jobs
  * (one per body) sit in one list, queued or in flight; worker threads
- * take the oldest queued one and exit when idle.
+ * take the oldest queued one. They are started with the first walk and
+ * joined when the mount ends (a detached thread could still be exiting,
+ * its libcrypto thread state not yet freed, when the process does: the
+ * sanitizer build's leak check saw it), so at most
+ * FS_BODYAHEAD_THREADS ever run, idle on a condition between walks.
  *
  * Locking: b->lock guards the walk, the job list and the counters;
  * b->cond is broadcast when a job ends, one is queued, or on stopping.
@@ -23,10 +27,7 @@
 #include "fs/path.h"
 #include "s3/client.h"
 #include "util/log.h"
-#include "util/thread.h"
 
-/* A worker with nothing to do for this long exits. */
-#define WORKER_IDLE_S 1
 /* A read this many entries past the last one still continues a walk
  * (directories and large files in between are not read). */
 #define WALK_GAP_MAX 8
@@ -48,7 +49,8 @@ struct fs_bodyahead {
 	size_t queued_to;	   /* entries of snap before this: looked at */
 	size_t window;		   /* 0 until the walk is confirmed */
 	struct ba_job *jobs, *tail;
-	int threads;
+	pthread_t tids[FS_BODYAHEAD_THREADS]; /* joined by free */
+	int threads;			      /* started, all alive */
 	bool stopping;
 	unsigned long sent;
 };
@@ -121,8 +123,11 @@ void fs_bodyahead_free(struct fs_ctx *ctx, struct fs_bodyahead *b)
 	b->stopping = true;
 	drop_queued(b);
 	pthread_cond_broadcast(&b->cond);
-	while (b->threads > 0)
-		pthread_cond_wait(&b->cond, &b->lock);
+	pthread_mutex_unlock(&b->lock);
+	/* No thread starts once stopping is set: threads is final. */
+	for (int i = 0; i < b->threads; i++)
+		pthread_join(b->tids[i], NULL);
+	pthread_mutex_lock(&b->lock);
 	walk_end(ctx, b);
 	pthread_mutex_unlock(&b->lock);
 	pthread_cond_destroy(&b->cond);
@@ -174,16 +179,11 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&b->lock);
 	while (!b->stopping) {
 		struct ba_job *j = b->jobs;
-		struct timespec until;
 
 		while (j != NULL && j->in_flight)
 			j = j->next;
 		if (j == NULL) {
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_sec += WORKER_IDLE_S;
-			if (pthread_cond_timedwait(&b->cond, &b->lock,
-						   &until) != 0)
-				break; /* idle: the walk ended */
+			pthread_cond_wait(&b->cond, &b->lock);
 			continue;
 		}
 		j->in_flight = true;
@@ -194,13 +194,12 @@ static void *worker_main(void *arg)
 		job_drop(b, j);
 		pthread_cond_broadcast(&b->cond);
 	}
-	b->threads--;
-	pthread_cond_broadcast(&b->cond);
 	pthread_mutex_unlock(&b->lock);
 	return NULL;
 }
 
-/* Called under the lock: up to FS_BODYAHEAD_THREADS workers. */
+/* Called under the lock: up to FS_BODYAHEAD_THREADS workers, kept until
+ * the mount ends. */
 static void spawn_workers(struct fs_ctx *ctx, struct fs_bodyahead *b,
 			  size_t queued)
 {
@@ -213,7 +212,8 @@ static void spawn_workers(struct fs_ctx *ctx, struct fs_bodyahead *b,
 			return;
 		w->ctx = ctx;
 		w->b = b;
-		rc = thread_spawn_detached(worker_main, w);
+		rc = pthread_create(&b->tids[b->threads], NULL, worker_main,
+				    w);
 		if (rc != 0) {
 			free(w);
 			return;
