@@ -81,7 +81,7 @@ static void handle_free(struct fs_ctx *ctx, struct fs_handle *h)
 	if (h == NULL)
 		return;
 	fs_readahead_free(ctx, h->ra);
-	hash_stream_free(h->sha);
+	hash_follow_free(h->sha);
 	if (h->keep_stage)
 		fs_stage_keep(&h->stage);
 	else
@@ -143,10 +143,10 @@ static int stage_record(struct fs_ctx *ctx, struct fs_handle *h,
 /* The streaming hash of the content, or NULL once it no longer covers
  * it. Empty content has one too, started here on first use: an O_EXCL
  * create commits empty content, whose record is then as lazy as any. */
-static struct hash_stream *sha_stream(struct fs_handle *h)
+static struct hash_follow *sha_stream(struct fs_handle *h)
 {
 	if (h->sha == NULL && !h->sha_broken && h->size == 0)
-		h->sha = hash_stream_new(); /* NULL: only the shortcut lost */
+		h->sha = hash_follow_new(); /* NULL: only the shortcut lost */
 	return h->sha;
 }
 
@@ -158,9 +158,10 @@ static void sha_track(struct fs_handle *h, const char *buf, size_t n,
 	if (sha_stream(h) == NULL)
 		return;
 	if ((uint64_t)off != h->size ||
-	    hash_stream_len(h->sha) != h->size ||
-	    hash_stream_update(h->sha, buf, n) != 0) {
-		hash_stream_free(h->sha);
+	    hash_follow_len(h->sha) != h->size ||
+	    hash_follow_append(h->sha, h->stage.fd, buf, n, (uint64_t)off) !=
+		    0) {
+		hash_follow_free(h->sha);
 		h->sha = NULL;
 		h->sha_broken = true;
 	}
@@ -170,7 +171,7 @@ static void sha_track(struct fs_handle *h, const char *buf, size_t n,
  * the streaming hash no longer covers it, until the file is empty. */
 static void sha_reset(struct fs_handle *h, uint64_t new_size)
 {
-	hash_stream_free(h->sha);
+	hash_follow_free(h->sha);
 	h->sha = NULL;
 	h->sha_broken = new_size != 0;
 }
@@ -794,8 +795,8 @@ static int commit_locked(struct fs_ctx *ctx, struct fs_handle *h,
 	 * cost three disk flushes (data, manifest, directory) before its
 	 * first PUT, more than the PUT itself. */
 	have_sha = sha_stream(h) != NULL &&
-		   hash_stream_len(h->sha) == h->size &&
-		   hash_stream_hex(h->sha, sha) == 0;
+		   hash_follow_len(h->sha) == h->size &&
+		   hash_follow_hex(h->sha, sha) == 0;
 	/* The empty object of an O_EXCL create holds nothing a crash could
 	 * lose: its manifest stays "open" (never uploaded by recovery), which
 	 * also spares the first write a record. Three manifest renames per

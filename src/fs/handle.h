@@ -31,7 +31,7 @@
 #include "fs/ctx.h"
 #include "fs/readahead.h"
 #include "fs/staging.h"
-#include "util/hash.h"
+#include "util/hash_follow.h"
 #include "s3/client.h"
 
 struct fs_handle {
@@ -68,8 +68,9 @@ struct fs_handle {
 	struct fs_readahead *ra; /**< sequential-read buffers, or NULL */
 	/** SHA-256 of the staged content while it was written front to back
 	 * (covers [0, size) exactly), or NULL: the commit then needs no
-	 * pass over the data and no disk flush (staging.h, lazy). */
-	struct hash_stream *sha;
+	 * pass over the data and no disk flush (staging.h, lazy). Large
+	 * content is hashed behind the writer (util/hash_follow.h). */
+	struct hash_follow *sha;
 	bool sha_broken; /**< written out of order: no stream until emptied */
 	int write_error;     /**< a staging write failed: never commit */
 	int commit_error;    /**< the last reported commit failed, or 0 */

@@ -10,6 +10,7 @@
 
 #include "check_main.h"
 #include "util/hash.h"
+#include "util/hash_follow.h"
 
 struct sha_vector {
 	const char *input;
@@ -231,6 +232,159 @@ START_TEST(test_stream)
 }
 END_TEST
 
+
+/* Pseudo-random bytes, the same for the same seed. */
+static unsigned char *follow_data(size_t len, unsigned int seed)
+{
+	unsigned char *data = malloc(len);
+	size_t i;
+
+	ck_assert_ptr_nonnull(data);
+	for (i = 0; i < len; i++) {
+		seed = seed * 1103515245u + 12345u;
+		data[i] = (unsigned char)(seed >> 16);
+	}
+	return data;
+}
+
+/* Append [from, to) of @p data to @p fd and to @p f, in odd-sized
+ * writes the way FUSE hands them over. */
+static void follow_write(struct hash_follow *f, int fd,
+			 const unsigned char *data, size_t from, size_t to)
+{
+	while (from < to) {
+		size_t n = to - from < 131071 ? to - from : 131071;
+
+		ck_assert_int_eq(pwrite(fd, data + from, n, (off_t)from),
+				 (ssize_t)n);
+		ck_assert_int_eq(hash_follow_append(f, fd, data + from, n, from),
+				 0);
+		from += n;
+	}
+}
+
+/* Append @p total bytes of @p buf in two: up to the inline threshold,
+ * then the rest in one go (for the worker). */
+static void append_past_inline(struct hash_follow *f, int fd,
+			       const unsigned char *buf, size_t total)
+{
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(hash_follow_append(f, fd, buf, HASH_FOLLOW_INLINE, 0),
+			 0);
+	ck_assert_int_eq(hash_follow_append(f, fd, buf + HASH_FOLLOW_INLINE,
+					    total - HASH_FOLLOW_INLINE,
+					    HASH_FOLLOW_INLINE),
+			 0);
+}
+
+/* The digest is the one-shot SHA-256 of everything appended, before and
+ * after the worker took over, and appends go on after a digest. */
+START_TEST(test_follow_matches_one_shot)
+{
+	const size_t total = 3 * HASH_FOLLOW_INLINE + 12345;
+	const size_t cuts[] = {0, 1000, HASH_FOLLOW_INLINE - 1,
+			       HASH_FOLLOW_INLINE + 5, 2 * HASH_FOLLOW_INLINE,
+			       total};
+	unsigned char *data = follow_data(total, 7);
+	char want[HASH_SHA256_HEX_LEN + 1], got[HASH_SHA256_HEX_LEN + 1];
+	struct hash_follow *f = hash_follow_new();
+	int fd = make_temp_file(data, 0);
+	size_t i;
+
+	ck_assert_ptr_nonnull(f);
+	for (i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		if (i > 0)
+			follow_write(f, fd, data, cuts[i - 1], cuts[i]);
+		ck_assert_uint_eq(hash_follow_len(f), cuts[i]);
+		hash_sha256_hex(data, cuts[i], want);
+		ck_assert_int_eq(hash_follow_hex(f, got), 0);
+		ck_assert_str_eq(got, want);
+	}
+	hash_follow_free(f);
+	close(fd);
+	free(data);
+}
+END_TEST
+
+/* Past HASH_FOLLOW_INLINE the writer's thread no longer hashes: the
+ * bytes are read back from the file. Shown by giving the hash other
+ * bytes than the file holds: before the threshold the given ones count,
+ * after it the file's. */
+START_TEST(test_follow_hashes_behind_the_writer)
+{
+	const size_t total = HASH_FOLLOW_INLINE + (1u << 20);
+	unsigned char *given = follow_data(total, 1);
+	unsigned char *on_disk = follow_data(total, 2);
+	unsigned char *expect = malloc(total);
+	char want[HASH_SHA256_HEX_LEN + 1], got[HASH_SHA256_HEX_LEN + 1];
+	struct hash_follow *f = hash_follow_new();
+	int fd = make_temp_file(on_disk, total);
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(expect);
+	append_past_inline(f, fd, given, total);
+	memcpy(expect, given, HASH_FOLLOW_INLINE);
+	memcpy(expect + HASH_FOLLOW_INLINE, on_disk + HASH_FOLLOW_INLINE,
+	       total - HASH_FOLLOW_INLINE);
+	hash_sha256_hex(expect, total, want);
+	ck_assert_int_eq(hash_follow_hex(f, got), 0);
+	ck_assert_str_eq(got, want);
+	hash_follow_free(f);
+	close(fd);
+	free(given);
+	free(on_disk);
+	free(expect);
+}
+END_TEST
+
+/* A write anywhere but the end, or bytes the file does not hold, and
+ * the hash covers nothing any more. */
+START_TEST(test_follow_breaks)
+{
+	const size_t total = HASH_FOLLOW_INLINE + 4096;
+	unsigned char *data = follow_data(total, 3);
+	char got[HASH_SHA256_HEX_LEN + 1];
+	struct hash_follow *f = hash_follow_new();
+	int fd = make_temp_file(data, 100);
+
+	/* Not at the end: before the worker. */
+	ck_assert_int_eq(hash_follow_append(f, fd, data, 100, 0), 0);
+	ck_assert_int_eq(hash_follow_append(f, fd, data, 10, 50), -1);
+	ck_assert_int_eq(hash_follow_hex(f, got), -EIO);
+	ck_assert_int_eq(hash_follow_append(f, fd, data + 100, 10, 100), -1);
+	hash_follow_free(f);
+	close(fd);
+
+	/* The file is shorter than what was appended (truncated behind
+	 * the hash's back): the worker cannot read it. */
+	f = hash_follow_new();
+	fd = make_temp_file(data, HASH_FOLLOW_INLINE);
+	ck_assert_int_eq(hash_follow_append(f, fd, data, total, 0), 0);
+	ck_assert_int_eq(hash_follow_hex(f, got), -EIO);
+	ck_assert_int_eq(hash_follow_append(f, fd, data, 1, total), -1);
+	hash_follow_free(f);
+	close(fd);
+	hash_follow_free(NULL);
+	free(data);
+}
+END_TEST
+
+/* Freed while its worker has 28 MiB still to read: no wait for all of
+ * it, and nothing left behind (the sanitizer build checks leaks). */
+START_TEST(test_follow_free_while_busy)
+{
+	const size_t total = 32u << 20;
+	unsigned char *data = follow_data(total, 4);
+	struct hash_follow *f = hash_follow_new();
+	int fd = make_temp_file(data, total);
+
+	append_past_inline(f, fd, data, total);
+	hash_follow_free(f);
+	close(fd);
+	free(data);
+}
+END_TEST
+
 Suite *hash_suite(void);
 
 Suite *hash_suite(void)
@@ -238,6 +392,7 @@ Suite *hash_suite(void)
 	Suite *s = suite_create("hash");
 	TCase *tc = tcase_create("digest");
 	TCase *tc_fd = tcase_create("fd_range");
+	TCase *tc_follow = tcase_create("follow");
 
 	tcase_add_loop_test(tc, test_sha256_vectors, 0,
 			    sizeof(sha_vectors) / sizeof(sha_vectors[0]));
@@ -252,6 +407,12 @@ Suite *hash_suite(void)
 	tcase_add_test(tc_fd, test_fd_range_short_file);
 	tcase_add_test(tc_fd, test_fd_range_multi_chunk);
 	suite_add_tcase(s, tc_fd);
+
+	tcase_add_test(tc_follow, test_follow_matches_one_shot);
+	tcase_add_test(tc_follow, test_follow_hashes_behind_the_writer);
+	tcase_add_test(tc_follow, test_follow_breaks);
+	tcase_add_test(tc_follow, test_follow_free_while_busy);
+	suite_add_tcase(s, tc_follow);
 	return s;
 }
 
