@@ -61,6 +61,7 @@ struct fs_prefetch {
 	int listed;  /* jobs in the list (atomic reads outside the lock) */
 	bool stopping;
 	unsigned long sent, answered;
+	struct thread_group workers; /* joined by fs_prefetch_free() */
 };
 
 struct pf_worker {
@@ -89,6 +90,7 @@ struct fs_prefetch *fs_prefetch_new(void)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->cond, &ca);
 	pthread_condattr_destroy(&ca);
+	thread_group_init(&p->workers);
 	return p;
 }
 
@@ -131,6 +133,7 @@ void fs_prefetch_free(struct fs_ctx *ctx, struct fs_prefetch *p)
 	while (p->jobs != NULL)
 		job_unlist(ctx, p, p->jobs);
 	pthread_mutex_unlock(&p->lock);
+	thread_group_destroy(&p->workers);
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
@@ -211,6 +214,7 @@ static void *worker_main(void *arg)
 		if (wrc != 0)
 			break; /* idle: the walk ended or went elsewhere */
 	}
+	thread_group_ending(&p->workers);
 	j->workers--;
 	p->threads--;
 	job_unref(ctx, j);
@@ -236,7 +240,9 @@ static void spawn_workers(struct fs_ctx *ctx, struct fs_prefetch *p,
 		w->ctx = ctx;
 		w->p = p;
 		w->job = j;
-		rc = thread_spawn_detached(worker_main, w);
+		/* Joins ended workers too: they are past p->lock, which
+		 * they gave up before this caller could take it. */
+		rc = thread_group_spawn(&p->workers, worker_main, w);
 		if (rc != 0) {
 			free(w);
 			log_debug("prefetch: no thread: %s", strerror(rc));

@@ -20,7 +20,8 @@
  * of the expired listing (what it fetches is fresh). A stat of one or
  * two files therefore costs at most a window of extra HEADs, never one
  * per entry of a large directory. Its threads exit when idle for a
- * second.
+ * second, and are joined (util/thread.h) by the next spawn or at
+ * unmount.
  *
  * Answers are what fs_lookup_fresh() gives (one HEAD, filled into the
  * attribute cache and the metadata memo under the cache generations),
