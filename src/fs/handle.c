@@ -81,6 +81,7 @@ static void handle_free(struct fs_ctx *ctx, struct fs_handle *h)
 	if (h == NULL)
 		return;
 	fs_readahead_free(ctx, h->ra);
+	streamup_free(h->up, false);
 	hash_follow_free(h->sha);
 	if (h->keep_stage)
 		fs_stage_keep(&h->stage);
@@ -125,7 +126,7 @@ static int stage_record_hashed(struct fs_ctx *ctx, struct fs_handle *h,
 		.size = h->size,
 		.sha256 = sha256,
 		.lazy = lazy,
-		.upload_id = state == FS_STAGE_COMPLETE ? h->upload_id : NULL,
+		.upload_id = state != FS_STAGE_CLEAN ? h->upload_id : NULL,
 	};
 	int rc = fs_stage_record(ctx, &h->stage, &info);
 
@@ -174,6 +175,116 @@ static void sha_reset(struct fs_handle *h, uint64_t new_size)
 	hash_follow_free(h->sha);
 	h->sha = NULL;
 	h->sha_broken = new_size != 0;
+}
+
+/* Whether the commit of @p size bytes is a multipart upload: past what
+ * one PUT carries (where Complete's condition holds, or the user
+ * accepted a HEAD check), or above multipart_threshold where it holds. */
+static bool commit_is_multipart(struct fs_ctx *ctx, uint64_t size)
+{
+	bool atomic_mpu = ctx->caps.complete_conditional;
+
+	if (size > ctx->opts.single_put_limit)
+		return atomic_mpu || ctx->opts.nonatomic_multipart;
+	return atomic_mpu && size > ctx->opts.multipart_threshold;
+}
+
+/* The precondition a commit of @p h carries now. */
+static void commit_cond(const struct fs_handle *h, struct s3_write_cond *cond)
+{
+	memset(cond, 0, sizeof(*cond));
+	if (h->is_new)
+		cond->if_none_match = true;
+	else
+		cond->if_match = h->if_match_override[0] ? h->if_match_override
+							 : h->etag;
+}
+
+/* The version a commit of @p h replaces, named in its metadata, so that
+ * a writer whose response to this commit is lost can still tell it
+ * landed after a third writer replaced it (doc/internals/retries.md). */
+static void commit_parent(const struct fs_handle *h,
+			  char parent[S3_TOKEN_LEN + 1])
+{
+	if (h->is_new || h->if_match_override[0])
+		parent[0] = '\0';
+	else
+		memcpy(parent, h->base_token, S3_TOKEN_LEN + 1);
+}
+
+/* Abandon the stream (its upload is aborted): the commit uploads from
+ * the staging file, and no stream starts again before it. */
+static void stream_drop(struct fs_handle *h)
+{
+	if (h->up == NULL)
+		return;
+	streamup_free(h->up, false);
+	h->up = NULL;
+	h->upload_id = NULL;
+	h->up_off = true;
+}
+
+/* A write of [@p off, @p off + @p n) went to the staging file: feed the
+ * stream, or start one once the content is past what a single PUT
+ * commits. The upload is created with the metadata and commit token the
+ * commit would write now; commit_locked() checks they still hold. */
+static void stream_track(struct fs_ctx *ctx, struct fs_handle *h,
+			 uint64_t off, uint64_t n)
+{
+	struct s3_write_cond cond;
+	struct s3_meta meta;
+	const char *id;
+
+	if (h->up == NULL) {
+		if (h->up_off || !ctx->opts.stream_upload || ctx->read_only ||
+		    h->conflicted || h->unlinked || h->write_error != 0 ||
+		    h->mtime_explicit || h->stage.fd < 0 ||
+		    h->size < ctx->opts.part_size ||
+		    !commit_is_multipart(ctx, h->size))
+			return;
+		meta = h->meta;
+		if (s3_meta_new_token(meta.token) != 0)
+			return;
+		clock_gettime(CLOCK_REALTIME, &meta.mtime);
+		meta.has_mtime = true;
+		commit_parent(h, meta.parent);
+		h->up = streamup_start(ctx->s3, h->key, &meta, h->stage.fd,
+				       ctx->opts.part_size,
+				       ctx->opts.part_concurrency);
+		if (h->up == NULL) {
+			h->up_off = true;
+			return;
+		}
+		commit_cond(h, &cond);
+		h->up_new = cond.if_none_match;
+		snprintf(h->up_base, sizeof(h->up_base), "%s",
+			 cond.if_match ? cond.if_match : "");
+	}
+	streamup_written(h->up, off, n, h->size);
+	/* Once the server made it, the manifest names it: a mount that
+	 * dies now leaves parts that recovery aborts. */
+	if (h->upload_id == NULL && (id = streamup_upload_id(h->up)) != NULL) {
+		h->upload_id = id;
+		stage_record(ctx, h, FS_STAGE_OPEN);
+	}
+}
+
+/* Whether the stream can be the commit of @p h as it stands: nothing
+ * broke it, the commit is a multipart upload of the same precondition,
+ * parent and attributes (the mtime is the stream's unless one was set). */
+static bool stream_fits(struct fs_ctx *ctx, struct fs_handle *h,
+			const struct s3_write_cond *cond)
+{
+	const struct s3_meta *m = streamup_meta(h->up);
+	const struct s3_meta *w = &h->meta;
+
+	return !streamup_broken(h->up) && commit_is_multipart(ctx, h->size) &&
+	       !h->mtime_explicit && h->up_new == cond->if_none_match &&
+	       strcmp(h->up_base, cond->if_match ? cond->if_match : "") == 0 &&
+	       strcmp(m->parent, w->parent) == 0 &&
+	       m->has_mode == w->has_mode && (!w->has_mode || m->mode == w->mode) &&
+	       m->has_uid == w->has_uid && (!w->has_uid || m->uid == w->uid) &&
+	       m->has_gid == w->has_gid && (!w->has_gid || m->gid == w->gid);
 }
 
 /* An empty private staging file on disk (never in memory), with a
@@ -551,6 +662,8 @@ ssize_t fs_handle_write(struct fs_ctx *ctx, struct fs_handle *h,
 				h->size = (uint64_t)(off + done);
 		}
 	}
+	if (done > 0)
+		stream_track(ctx, h, (uint64_t)off, (uint64_t)done);
 	/* The staged content now lacks bytes the writer gave: committing it
 	 * would publish a file nobody wrote. The object stays untouched. */
 	if (rc != 0 && rc != -ESTALE)
@@ -586,6 +699,8 @@ int fs_handle_truncate(struct fs_ctx *ctx, struct fs_handle *h, off_t size)
 	}
 	if (rc == 0 && (uint64_t)size != h->size)
 		sha_reset(h, (uint64_t)size);
+	if (rc == 0 && h->up != NULL)
+		streamup_truncated(h->up, (uint64_t)size);
 	if (rc == 0) {
 		if ((uint64_t)size != h->size || h->is_new)
 			h->dirty = true;
@@ -656,6 +771,32 @@ static int head_check(struct fs_ctx *ctx, struct fs_handle *h,
 	return s3_etag_equal(info.etag, cond->if_match) ? 0 : -EBUSY;
 }
 
+/* Complete the upload that went on behind the writer: its last parts
+ * go up now, the precondition rides on Complete. A stream that cannot
+ * finish (a part failed) is dropped and the file uploaded as without
+ * one: the parts already sent are not trusted for anything. */
+static int commit_streamed(struct fs_ctx *ctx, struct fs_handle *h,
+			   const struct s3_write_cond *cond,
+			   const char *sha256, struct s3_object_info *info)
+{
+	const struct s3_part *parts = NULL;
+	const char *upload_id = NULL;
+	size_t n = 0;
+	int rc;
+
+	rc = streamup_finish(h->up, h->size, &upload_id, &parts, &n);
+	if (rc != 0) {
+		stream_drop(h);
+		return commit_multipart(ctx, h, cond, sha256, info);
+	}
+	rc = s3_mpu_complete(ctx->s3, h->key, upload_id, parts, n, cond, info,
+			     NULL);
+	streamup_free(h->up, rc == 0);
+	h->up = NULL;
+	h->upload_id = NULL;
+	return rc;
+}
+
 static int commit_upload(struct fs_ctx *ctx, struct fs_handle *h,
 			 const struct s3_write_cond *cond, const char *sha256,
 			 struct s3_object_info *info)
@@ -681,9 +822,10 @@ static int commit_upload(struct fs_ctx *ctx, struct fs_handle *h,
 			if (rc != 0)
 				return rc;
 		}
-		return commit_multipart(ctx, h, cond, sha256, info);
 	}
-	if (atomic_mpu && h->size > ctx->opts.multipart_threshold)
+	if (h->up != NULL)
+		return commit_streamed(ctx, h, cond, sha256, info);
+	if (commit_is_multipart(ctx, h->size))
 		return commit_multipart(ctx, h, cond, sha256, info);
 	return s3_put_object_hashed(ctx->s3, h->key, h->stage.fd, 0, h->size,
 				    sha256, cond, &h->meta, info, NULL);
@@ -743,8 +885,10 @@ static int commit_locked(struct fs_ctx *ctx, struct fs_handle *h,
 
 	if (h->conflicted)
 		return -EBUSY;
-	if (h->unlinked)
+	if (h->unlinked) {
 		h->dirty = false;
+		stream_drop(h); /* nothing of it may be published */
+	}
 	if (h->write_error != 0 && h->dirty) {
 		log_error("'%s' is not committed: a write to its staging file "
 			  "failed (%s); the object is unchanged",
@@ -761,18 +905,22 @@ static int commit_locked(struct fs_ctx *ctx, struct fs_handle *h,
 		if (rc != 0)
 			return rc == -ESTALE ? -EBUSY : rc;
 	}
-	if (h->is_new)
-		cond.if_none_match = true;
-	else
-		cond.if_match = h->if_match_override[0] ? h->if_match_override
-							: h->etag;
-	/* Name the version this commit replaces, so that a writer whose
-	 * response to this commit is lost can still tell it landed after a
-	 * third writer replaced it (see doc/internals/retries.md). */
-	if (h->is_new || h->if_match_override[0])
-		h->meta.parent[0] = '\0';
-	else
-		memcpy(h->meta.parent, h->base_token, sizeof(h->meta.parent));
+	commit_cond(h, &cond);
+	commit_parent(h, h->meta.parent);
+	/* An upload that went on behind the writer is this commit only if
+	 * it is the commit this one would be; it then carries the token and
+	 * mtime it was created with. */
+	if (h->up != NULL && !stream_fits(ctx, h, &cond))
+		stream_drop(h);
+	if (h->up != NULL) {
+		const struct s3_meta *m = streamup_meta(h->up);
+
+		memcpy(h->meta.token, m->token, sizeof(h->meta.token));
+		h->meta.mtime = m->mtime;
+		h->meta.has_mtime = true;
+		if (h->upload_id == NULL)
+			h->upload_id = streamup_upload_id(h->up);
+	}
 	/* The token (x-amz-meta-etagfs-token) identifies this content: it is
 	 * kept across a commit that failed ambiguously, so a retry that finds
 	 * the earlier attempt landed reports success, not a conflict. Any
@@ -809,6 +957,10 @@ static int commit_locked(struct fs_ctx *ctx, struct fs_handle *h,
 	}
 	memset(&info, 0, sizeof(info));
 	rc = commit_upload(ctx, h, &cond, have_sha ? sha : NULL, &info);
+	/* A stream the commit did not use (a HEAD check said EBUSY, a
+	 * failure before it) is aborted now, not at release. */
+	stream_drop(h);
+	h->up_off = false;
 	/* Not on the server: the staged bytes must survive a power loss
 	 * before the failure is reported (recovery or a conflict copy). */
 	if (rc != 0 && have_sha && !excl_create) {

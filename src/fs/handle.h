@@ -31,6 +31,7 @@
 #include "fs/ctx.h"
 #include "fs/readahead.h"
 #include "fs/staging.h"
+#include "fs/streamup.h"
 #include "util/hash_follow.h"
 #include "s3/client.h"
 
@@ -76,9 +77,16 @@ struct fs_handle {
 	int commit_error;    /**< the last reported commit failed, or 0 */
 	bool keep_stage;     /**< its bytes are nowhere else: keep staging */
 	int read_error;	     /**< last remote read's network error, or 0 */
-	/** The multipart upload a commit has under way (owned by that
-	 * commit), recorded in the manifest with it; NULL otherwise. */
+	/** The multipart upload a commit or the stream has under way
+	 * (owned by that commit, or by @p up), recorded in the manifest
+	 * with it so that recovery aborts it; NULL otherwise. */
 	const char *upload_id;
+	/** The upload going on behind the writer (fs/streamup.h), or NULL;
+	 * created under the precondition @p up_new / @p up_base. */
+	struct streamup *up;
+	bool up_new;
+	char up_base[S3_ETAG_MAX];
+	bool up_off; /**< a stream broke: none again until the commit */
 	uint64_t read_error_until_ms; /**< fail reads fast until then */
 };
 

@@ -61,6 +61,8 @@ static const struct fuse_opt fs_option_spec[] = {
 	OPT("listing_attrs", listing_attrs),
 	{"conflict_copy=local", offsetof(struct raw_opts, opts.conflict_in_bucket),
 	 0},
+	OPT("stream_upload", stream_upload),
+	{"no_stream_upload", offsetof(struct raw_opts, opts.stream_upload), 0},
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_KEY("--recover", KEY_RECOVER),
 	FUSE_OPT_KEY("-h", KEY_HELP),
@@ -90,6 +92,7 @@ void fs_options_init(struct fs_options *o)
 	o->multipart_threshold = 64ull << 20;
 	o->part_size = 16ull << 20;
 	o->part_concurrency = 4;
+	o->stream_upload = 1;
 	o->single_put_limit = 5ull << 30;
 	o->uid = -1;
 	o->gid = -1;
@@ -420,6 +423,8 @@ void fs_options_print_help(const char *progname)
 	       "    -o multipart_threshold=SIZE  multipart above this (64M)\n"
 	       "    -o part_size=SIZE        multipart part size (16M)\n"
 	       "    -o part_concurrency=N    parts uploaded at once (4)\n"
+	       "    -o no_stream_upload      multipart parts only at commit, not\n"
+	       "                             while the file is being written\n"
 	       "    -o single_put_limit=SIZE largest single PUT (5G)\n"
 	       "    -o nonatomic_multipart   allow big commits whose condition is\n"
 	       "                             only checked by HEAD before\n"

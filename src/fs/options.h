@@ -41,6 +41,9 @@ struct fs_options {
 	int part_concurrency; /**< parts of one upload in flight at once */
 	uint64_t single_put_limit;    /**< largest single PUT (5 GiB) */
 	int nonatomic_multipart; /**< allow HEAD-checked big commits */
+	/** upload the parts of a multipart commit while the file is still
+	 * being written (on by default; no_stream_upload) */
+	int stream_upload;
 	int allow_unconditional; /**< mount rw on a server ignoring If-Match */
 	int conflict_in_bucket;  /**< keep conflict copies as sibling objects */
 	int listing_attrs; /**< trust listings for attributes (no HEAD) */

@@ -126,7 +126,8 @@ static int render(struct fs_ctx *ctx, const struct fs_stage_info *in,
 			      in->size);
 	if (rc == 0 && in->state == FS_STAGE_COMPLETE && in->sha256 != NULL)
 		rc = add_field(b, "sha256", in->sha256);
-	if (rc == 0 && in->state == FS_STAGE_COMPLETE && in->upload_id != NULL)
+	/* Also while open: the parts a stream sent behind the writer. */
+	if (rc == 0 && in->state != FS_STAGE_CLEAN && in->upload_id != NULL)
 		rc = add_field(b, "upload", in->upload_id);
 	if (rc == 0 && m != NULL && m->has_mode)
 		rc = buf_addf(b, "mode %u\n", (unsigned)m->mode);

@@ -47,9 +47,10 @@ struct fs_stage_info {
 	/** COMPLETE with @p sha256: flush neither the data nor the
 	 * manifest (a commit about to upload; see fs_stage_record). */
 	bool lazy;
-	/** COMPLETE: the multipart upload the commit has under way, or
-	 * NULL. A mount that dies leaves it on the server, invisible and
-	 * billed; recovery aborts it before anything else. */
+	/** OPEN or COMPLETE: the multipart upload the commit (or a stream
+	 * behind the writer) has under way, or NULL. A mount that dies
+	 * leaves it on the server, invisible and billed; recovery aborts
+	 * it before anything else. */
 	const char *upload_id;
 };
 

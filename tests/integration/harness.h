@@ -249,6 +249,13 @@ char **it_s3_list(const char *bucket, const char *prefix, size_t *n);
  */
 char **it_s3_list_multipart_uploads(const char *bucket, size_t *n);
 
+/**
+ * Parts stored so far by the multipart upload of @p key in progress in
+ * @p bucket (the first one listed), or -1 when there is none or a request
+ * failed. @p key: no '&' or '%'.
+ */
+int it_s3_upload_parts(const char *bucket, const char *key);
+
 void it_strv_free(char **v);
 
 /** Create a new, empty bucket "it-<pid>-<tag>-<n>" (fails the test else). */

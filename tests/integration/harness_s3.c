@@ -518,6 +518,37 @@ char **it_s3_list_multipart_uploads(const char *bucket, size_t *n)
 	return list_keys(bucket, NULL, true, n);
 }
 
+int it_s3_upload_parts(const char *bucket, const char *key)
+{
+	char id[1024], query[1200];
+	struct it_s3_resp r = {0};
+	const char *p;
+	char *eid = NULL;
+	int parts = -1;
+
+	/* The one upload of @p key: a listing filtered by its name. */
+	snprintf(query, sizeof(query), "prefix=%s&uploads=", key);
+	if (strchr(key, '&') || strchr(key, '%') ||
+	    it_s3_request("GET", bucket, NULL, query, NULL, NULL, 0, &r) !=
+		    200 ||
+	    !xml_find(r.body, "UploadId", id, sizeof(id)))
+		goto out;
+	it_s3_resp_free(&r);
+	eid = uri_encode(id, false);
+	if (eid == NULL)
+		goto out;
+	snprintf(query, sizeof(query), "uploadId=%s", eid);
+	if (it_s3_request("GET", bucket, key, query, NULL, NULL, 0, &r) != 200)
+		goto out;
+	parts = 0;
+	for (p = r.body; (p = strstr(p, "<PartNumber>")) != NULL; p++)
+		parts++;
+out:
+	it_s3_resp_free(&r);
+	free(eid);
+	return parts;
+}
+
 void it_fresh_bucket(char out[64])
 {
 	static unsigned counter;

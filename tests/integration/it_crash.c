@@ -736,7 +736,7 @@ IT_TEST(test_crash_mid_multipart)
 	proxy_begin();
 	mount_on(&m, bucket, &d, true,
 		 "timeout=2,retries=1,single_put_limit=8M,nonatomic_multipart,"
-		 "part_size=5M,part_concurrency=2");
+		 "part_size=5M,part_concurrency=2,no_stream_upload");
 	catch_puts("partNumber=2&", FP_RESET_BEFORE, 0, true);
 	fd = open(it_path(&m, "big"), O_WRONLY | O_TRUNC);
 	IT_ASSERT_OK(fd);
@@ -767,6 +767,62 @@ IT_TEST(test_crash_mid_multipart)
 	IT_ASSERT_EQ_INT(manifests(d.stage), 0);
 	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
 	proxy_stop();
+	free(ours);
+}
+
+/*
+ * Killed while the upload streams behind the writer, the file still
+ * open: the manifest ("open") names the upload, the server holds its
+ * parts. The next mount's recovery aborts it and keeps the bytes as a
+ * recovered copy; nothing is published, the object keeps its version.
+ */
+IT_TEST(test_crash_while_streaming)
+{
+	static const char old[] = "version 1, opened by the mount that dies\n";
+	const size_t len = 13 << 20;
+	unsigned char *ours = malloc(len);
+	char bucket[64], st[32];
+	struct it_mount m;
+	struct dirs d;
+	int fd, parts = -1;
+
+	IT_ASSERT(ours != NULL);
+	it_random_bytes(ours, len, 48);
+	it_fresh_bucket(bucket);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "big", old, strlen(old), NULL),
+			 200);
+	dirs_new(&d);
+	mount_on(&m, bucket, &d, false,
+		 "single_put_limit=8M,nonatomic_multipart,part_size=5M");
+	fd = open(it_path(&m, "big"), O_WRONLY | O_TRUNC);
+	IT_ASSERT_OK(fd);
+	write_all(fd, ours, 12 << 20);
+	for (int i = 0; i < 400 && parts < 1; i++) {
+		usleep(50 * 1000);
+		parts = it_s3_upload_parts(bucket, "big");
+	}
+	IT_ASSERT_MSG(parts >= 1, "no part stored while writing (%d)", parts);
+	/* The next write records the upload's id. */
+	write_all(fd, ours + (12 << 20), len - (12 << 20));
+	IT_ASSERT_MSG(manifest_has(d.stage, "upload "),
+		      "the manifest does not name the streaming upload");
+	crash(&m);
+	close(fd); /* the mount is gone: whatever close() says */
+	reap(&m);
+
+	manifest_state(d.stage, st, sizeof(st));
+	IT_ASSERT_EQ_STR(st, "open");
+	IT_ASSERT_EQ_INT(uploads(bucket), 1);
+	expect_server(bucket, "big", old, sizeof(old) - 1, NULL);
+
+	mount_on(&m, bucket, &d, false, NULL);
+	expect_log(&m, "recovery: aborted the unfinished multipart upload of "
+		       "'big'");
+	IT_ASSERT_EQ_INT(uploads(bucket), 0);
+	expect_server(bucket, "big", old, sizeof(old) - 1, NULL);
+	expect_copy(&d, bucket, "big", ours, len);
+	IT_ASSERT_EQ_INT(manifests(d.stage), 0);
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
 	free(ours);
 }
 

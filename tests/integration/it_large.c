@@ -5,6 +5,7 @@
  * Complete ignores conditions (RGW 16.2).
  */
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -351,9 +353,11 @@ IT_TEST(test_nonatomic_multipart)
  * Parts go up part_concurrency at a time. 23 MiB in 5 MiB parts is five
  * parts whatever order they finish in: the object holds exactly the
  * bytes written (read back by the independent client), its ETag is a
- * five-part upload's, and no upload is left behind. The same file again
- * with part_concurrency=1 gives the same bytes and the same ETag (the
- * ETag of a multipart object is a hash of its part hashes in order).
+ * five-part upload's, and no upload is left behind. The first time the
+ * parts go up while the file is written (the default), the second time
+ * one at a time at close() (part_concurrency=1, no_stream_upload): the
+ * same bytes and the same ETag (the ETag of a multipart object is a hash
+ * of its part hashes in order), so the stream cut the same parts.
  */
 IT_TEST(test_parallel_parts)
 {
@@ -364,7 +368,7 @@ IT_TEST(test_parallel_parts)
 		"single_put_limit=8M,nonatomic_multipart,part_size=5M,"
 		"part_concurrency=4",
 		"single_put_limit=8M,nonatomic_multipart,part_size=5M,"
-		"part_concurrency=1",
+		"part_concurrency=1,no_stream_upload",
 	};
 	struct it_mount m;
 	int fd;
@@ -392,4 +396,228 @@ IT_TEST(test_parallel_parts)
 	IT_ASSERT_EQ_STR(etag, etag1);
 	free(buf);
 	free(want);
+}
+
+/* ------------------------------------------- the upload behind the writer */
+
+/* How a streaming test mounts: commits past 8 MiB are multipart (with a
+ * HEAD check on this RGW, whose Complete ignores conditions), 5 MiB
+ * parts, and the upload goes on while the file is written. */
+#define STREAM_OPTS "single_put_limit=8M,nonatomic_multipart,part_size=5M"
+
+/* Wait (20 s at most) until the upload of @p key in progress has
+ * @p parts parts stored; the count. */
+static int wait_parts(const char *bucket, const char *key, int parts)
+{
+	int have = -1;
+
+	for (int i = 0; i < 400; i++) {
+		have = it_s3_upload_parts(bucket, key);
+		if (have >= parts)
+			break;
+		usleep(50 * 1000);
+	}
+	IT_ASSERT_MSG(have >= parts,
+		      "the upload of '%s' has %d parts stored, expected %d "
+		      "while the file is still open",
+		      key, have, parts);
+	return have;
+}
+
+/* Seconds of x-amz-meta-mtime of @p key. */
+static long long meta_mtime(const char *bucket, const char *key)
+{
+	char val[64] = "";
+
+	IT_ASSERT_EQ_INT(it_s3_head(bucket, key, NULL, NULL,
+				    "x-amz-meta-mtime", val, sizeof(val)),
+			 200);
+	IT_ASSERT_MSG(val[0] != '\0', "'%s' has no x-amz-meta-mtime", key);
+	return atoll(val);
+}
+
+/* Create @p name, write @p len bytes of the pattern and wait until
+ * @p parts parts of its upload are stored; the descriptor, still open. */
+static int open_streaming(struct it_mount *m, const char *bucket,
+			  const char *name, unsigned char *buf, size_t len,
+			  int parts)
+{
+	int fd = open(it_path(m, name), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	IT_ASSERT_OK(fd);
+	write_pattern(fd, buf, len);
+	wait_parts(bucket, name, parts);
+	return fd;
+}
+
+/*
+ * Past single_put_limit the parts go up while the application is still
+ * writing: with the file open and 12 MiB written, the server holds an
+ * upload of it with parts stored, and no object yet (nothing is visible
+ * before Complete). After close() the object holds exactly the bytes
+ * written, as a five-part upload, its mtime between open and close, and
+ * no upload is left. With no_stream_upload nothing goes up before
+ * close().
+ */
+IT_TEST(test_stream_upload_while_writing)
+{
+	const size_t len = 23 * MIB;
+	unsigned char *buf = malloc(MIB), *want = pattern(len);
+	char bucket[64], etag[IT_ETAG_MAX];
+	struct it_mount m;
+	long long t0, mtime;
+	int fd;
+
+	IT_ASSERT(buf != NULL);
+	it_fresh_bucket(bucket);
+	mount_scratch(&m, bucket, STREAM_OPTS);
+	t0 = (long long)time(NULL);
+	fd = open(it_path(&m, "s"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	IT_ASSERT_OK(fd);
+	write_pattern(fd, buf, 12 * MIB);
+	it_log("12 MiB written, %d parts stored before close",
+	       wait_parts(bucket, "s", 2));
+	IT_ASSERT_EQ_INT(it_s3_head(bucket, "s", NULL, NULL, NULL, NULL, 0),
+			 404);
+	for (size_t i = 12; i < 23; i++) {
+		chunk_of(buf, i);
+		write_all(fd, buf, MIB);
+	}
+	IT_ASSERT_OK(close(fd));
+	expect_server(bucket, "s", want, len);
+	IT_ASSERT_EQ_INT(it_s3_head(bucket, "s", NULL, etag, NULL, NULL, 0),
+			 200);
+	IT_ASSERT_MSG(strstr(etag, "-5") != NULL,
+		      "ETag %s is not a five-part upload's", etag);
+	mtime = meta_mtime(bucket, "s");
+	IT_ASSERT_MSG(mtime >= t0 && mtime <= (long long)time(NULL),
+		      "mtime %lld is not between open (%lld) and close",
+		      mtime, t0);
+	expect_no_uploads(bucket);
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+
+	mount_scratch(&m, bucket, STREAM_OPTS ",no_stream_upload");
+	fd = open(it_path(&m, "n"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	IT_ASSERT_OK(fd);
+	write_pattern(fd, buf, 12 * MIB);
+	usleep(1000 * 1000); /* a stream creates its upload in milliseconds */
+	IT_ASSERT_EQ_INT(it_s3_upload_parts(bucket, "n"), -1);
+	IT_ASSERT_OK(close(fd));
+	expect_server(bucket, "n", want, 12 * MIB);
+	expect_no_uploads(bucket);
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+	free(buf);
+	free(want);
+}
+
+/*
+ * What the stream cannot be: a write into bytes already sent, an
+ * explicit mtime (cp -p, touch) and a truncate below them. Each commit
+ * then uploads from the staging file: the object holds exactly the final
+ * bytes and mtime, and the abandoned upload is aborted, not left behind.
+ */
+IT_TEST(test_stream_abandoned)
+{
+	static const char patch[] = "rewritten after it was sent";
+	const size_t len = 14 * MIB;
+	unsigned char *buf = malloc(MIB), *want = pattern(len);
+	const struct timespec times[2] = {{1000000000, 0}, {1000000000, 0}};
+	char bucket[64];
+	struct it_mount m;
+	int fd;
+
+	IT_ASSERT(buf != NULL);
+	it_fresh_bucket(bucket);
+	mount_scratch(&m, bucket, STREAM_OPTS);
+
+	/* A header rewritten at the end, as archivers and muxers do. */
+	fd = open_streaming(&m, bucket, "w", buf, len, 1);
+	IT_ASSERT_EQ_INT(pwrite(fd, patch, sizeof(patch) - 1, 100),
+			 (ssize_t)sizeof(patch) - 1);
+	IT_ASSERT_OK(close(fd));
+	memcpy(want + 100, patch, sizeof(patch) - 1);
+	expect_server(bucket, "w", want, len);
+	expect_no_uploads(bucket);
+
+	/* An mtime set before close() (cp -p). */
+	fd = open_streaming(&m, bucket, "t", buf, len, 1);
+	IT_ASSERT_OK(futimens(fd, times));
+	IT_ASSERT_OK(close(fd));
+	IT_ASSERT_EQ_INT(meta_mtime(bucket, "t"), 1000000000);
+	expect_no_uploads(bucket);
+
+	/* Cut to 9 MiB after the first 10 were sent. */
+	fd = open_streaming(&m, bucket, "c", buf, len, 2);
+	IT_ASSERT_OK(ftruncate(fd, 9 * MIB));
+	IT_ASSERT_OK(close(fd));
+	free(want);
+	want = pattern(9 * MIB);
+	expect_server(bucket, "c", want, 9 * MIB);
+	expect_no_uploads(bucket);
+
+	/* Removed while being written: nothing is published. */
+	fd = open_streaming(&m, bucket, "u", buf, len, 1);
+	IT_ASSERT_OK(unlink(it_path(&m, "u")));
+	IT_ASSERT_OK(close(fd));
+	IT_ASSERT_EQ_INT(it_s3_head(bucket, "u", NULL, NULL, NULL, NULL, 0),
+			 404);
+	expect_no_uploads(bucket);
+	free(buf);
+	free(want);
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+}
+
+/*
+ * Another writer replaces the object while our upload streams: close()
+ * fails with EBUSY, the object keeps their bytes, our upload is aborted
+ * and our bytes are kept as a conflict copy.
+ */
+IT_TEST(test_stream_conflict)
+{
+	const size_t len = 14 * MIB;
+	unsigned char *buf = malloc(MIB);
+	char bucket[64], conflicts[PATH_MAX], opts[2 * PATH_MAX];
+	struct it_mount m;
+	struct dirent *de;
+	struct stat sb;
+	int fd, copies = 0;
+	DIR *d;
+
+	IT_ASSERT(buf != NULL);
+	it_fresh_bucket(bucket);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "f", "orig", 4, NULL), 200);
+	snprintf(conflicts, sizeof(conflicts), "%s", it_mkdtemp("conflicts"));
+	snprintf(opts, sizeof(opts), "staging_dir=%s,conflict_dir=%s,%s",
+		 it_mkdtemp("stage"), conflicts, STREAM_OPTS);
+	it_mount(&m, bucket, opts);
+	fd = open(it_path(&m, "f"), O_WRONLY | O_TRUNC);
+	IT_ASSERT_OK(fd);
+	write_pattern(fd, buf, 10 * MIB);
+	wait_parts(bucket, "f", 1);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "f", "theirs", 6, NULL), 200);
+	for (size_t i = 10; i < len / MIB; i++) {
+		chunk_of(buf, i);
+		write_all(fd, buf, MIB);
+	}
+	IT_ASSERT_ERRNO(close(fd), EBUSY);
+	expect_server(bucket, "f", "theirs", 6);
+	expect_no_uploads(bucket);
+	/* Copies go to conflict_dir/<bucket>/. */
+	snprintf(opts, sizeof(opts), "%s/%s", conflicts, bucket);
+	d = opendir(opts);
+	IT_ASSERT_MSG(d != NULL, "opendir %s: %s", opts, strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		char path[3 * PATH_MAX];
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", opts, de->d_name);
+		IT_ASSERT_OK(stat(path, &sb));
+		if (S_ISREG(sb.st_mode) && (size_t)sb.st_size == len)
+			copies++;
+	}
+	closedir(d);
+	IT_ASSERT_EQ_INT(copies, 1);
+	free(buf);
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
 }

@@ -238,8 +238,9 @@ static void expect_upload_id(struct fs_stage *st,
 	free(text);
 }
 
-/* The multipart upload under way is recorded with "complete" (its id
- * can hold any byte) and dropped by any other state. */
+/* The multipart upload under way is recorded with "complete" and with
+ * "open" (a stream behind the writer; its id can hold any byte), and
+ * dropped by "clean". */
 START_TEST(test_upload_id_recorded)
 {
 	static const char id[] = "2~a/b+c d\n%41";
@@ -253,6 +254,8 @@ START_TEST(test_upload_id_recorded)
 	info.upload_id = NULL;
 	expect_upload_id(&st, &info, NULL);
 	info.upload_id = id;
+	info.state = FS_STAGE_OPEN;
+	expect_upload_id(&st, &info, id);
 	info.state = FS_STAGE_CLEAN;
 	expect_upload_id(&st, &info, NULL);
 	fs_stage_discard(&st);
