@@ -436,15 +436,27 @@ summarize() {
 	END {
 		print "| workload | etagfs | s3fs | rclone | raw | etagfs/raw | etagfs/s3fs | etagfs/rclone |"
 		print "|---|---|---|---|---|---|---|---|"
+		split(clients, cl, " ")
 		for (r = 1; r <= nrow; r++) {
 			k = rkey[r]
+			# A section heading waits for its first measured
+			# row; rows of workloads not run (--only) are left out.
 			if (substr(k, 1, 1) == "#") {
-				printf "| **%s** | | | | | | | |\n", rlabel[r]
+				head = rlabel[r]
 				continue
+			}
+			measured = 0
+			for (i = 1; i <= 4; i++)
+				if (vals[k, cl[i]] != "" || fails[k, cl[i]])
+					measured = 1
+			if (!measured)
+				continue
+			if (head != "") {
+				printf "| **%s** | | | | | | | |\n", head
+				head = ""
 			}
 			delete M
 			line = "| " rlabel[r]
-			split(clients, cl, " ")
 			for (i = 1; i <= 4; i++) line = line " | " cell(k, cl[i])
 			line = line " | " ratio(rdir[r], M["etagfs"], M["raw"])
 			line = line " | " ratio(rdir[r], M["etagfs"], M["s3fs"])
