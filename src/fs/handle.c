@@ -22,6 +22,7 @@
 #include "fs/lookup.h"
 #include "fs/path.h"
 #include "fs/readahead.h"
+#include "s3/errmap.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -772,9 +773,11 @@ static int head_check(struct fs_ctx *ctx, struct fs_handle *h,
 }
 
 /* Complete the upload that went on behind the writer: its last parts
- * go up now, the precondition rides on Complete. A stream that cannot
- * finish (a part failed) is dropped and the file uploaded as without
- * one: the parts already sent are not trusted for anything. */
+ * go up now, the precondition rides on Complete. A stream whose part
+ * the server refused fails the commit with that errno, as a part of an
+ * upload at commit would (sending it all again would be refused too);
+ * one cut by the network (retries spent while the application was still
+ * writing) is dropped, and the file uploaded from the staging file. */
 static int commit_streamed(struct fs_ctx *ctx, struct fs_handle *h,
 			   const struct s3_write_cond *cond,
 			   const char *sha256, struct s3_object_info *info)
@@ -787,6 +790,8 @@ static int commit_streamed(struct fs_ctx *ctx, struct fs_handle *h,
 	rc = streamup_finish(h->up, h->size, &upload_id, &parts, &n);
 	if (rc != 0) {
 		stream_drop(h);
+		if (s3_errmap_refusal(rc))
+			return rc;
 		return commit_multipart(ctx, h, cond, sha256, info);
 	}
 	rc = s3_mpu_complete(ctx->s3, h->key, upload_id, parts, n, cond, info,

@@ -195,7 +195,7 @@ bool streamup_broken(struct streamup *s)
 	bool b;
 
 	pthread_mutex_lock(&s->lock);
-	b = s->broken || s->rc != 0;
+	b = s->broken;
 	pthread_mutex_unlock(&s->lock);
 	return b;
 }

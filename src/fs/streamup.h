@@ -52,8 +52,9 @@ void streamup_written(struct streamup *s, uint64_t off, uint64_t len,
 /** The content was cut or extended to @p size (truncate). */
 void streamup_truncated(struct streamup *s, uint64_t size);
 
-/** The stream can no longer become the file (broken, or a request of
- * it failed). */
+/** A write or truncate broke the stream: it can no longer become the
+ * file. (A failed request is not a break: streamup_finish() reports it,
+ * for the commit to report or to start over.) */
 bool streamup_broken(struct streamup *s);
 
 /** The metadata the upload was created with. */
@@ -65,8 +66,8 @@ const char *streamup_upload_id(struct streamup *s);
 /**
  * Upload what is left of [0, @p size) and wait for every part. On
  * success *@p upload_id and *@p parts (n of them, in order) are for
- * s3_mpu_complete() and stay owned by @p s. -EBUSY-free: any failure is
- * the stream's (-EIO when it broke), and the caller falls back.
+ * s3_mpu_complete() and stay owned by @p s. Otherwise the errno of the
+ * first request that failed (Create or a part), or -EIO when broken.
  */
 int streamup_finish(struct streamup *s, uint64_t size,
 		    const char **upload_id, const struct s3_part **parts,

@@ -224,3 +224,21 @@ int s3_errmap_retryable(int http_status, const char *s3_code,
 			   transport_errno)
 		->retryable;
 }
+
+bool s3_errmap_refusal(int err)
+{
+	switch (err) {
+	case -EACCES:
+	case -EPERM:
+	case -EDQUOT:
+	case -ENOSPC:
+	case -EFBIG:
+	case -E2BIG:
+	case -ENAMETOOLONG:
+	case -EINVAL:
+	case -EROFS:
+		return true;
+	default:
+		return false;
+	}
+}

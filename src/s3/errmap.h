@@ -10,6 +10,8 @@
 #ifndef ETAGFS_S3_ERRMAP_H
 #define ETAGFS_S3_ERRMAP_H
 
+#include <stdbool.h>
+
 enum s3_op_kind {
 	S3_OP_READ,	/**< HEAD, GET, LIST */
 	S3_OP_WRITE,	/**< conditional or plain PUT, Complete, Copy */
@@ -38,5 +40,14 @@ int s3_errmap_errno(enum s3_op_kind kind, int http_status, const char *s3_code,
  */
 int s3_errmap_retryable(int http_status, const char *s3_code,
 			int transport_errno);
+
+/**
+ * True when @p err (a negative errno from s3_errmap_errno()) says the
+ * server refused the request for what it is, and would refuse it again
+ * whatever the connection: credentials, permissions, quota, space, size,
+ * name or argument. False for the network, a server in trouble, and
+ * answers about state (a missing key or upload, a changed version).
+ */
+bool s3_errmap_refusal(int err);
 
 #endif

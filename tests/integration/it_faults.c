@@ -673,6 +673,100 @@ IT_TEST(test_multipart_part_refused)
 }
 
 /*
+ * The same refusal seen while the parts stream behind the writer: part
+ * 2 is refused before close() is called (the test above does not tell
+ * when it happened). close()
+ * reports EACCES, the stream's upload is aborted, nothing is sent again,
+ * the object is untouched, and the bytes are kept.
+ */
+IT_TEST(test_stream_part_refused)
+{
+	static const char old[] = "the old content\n";
+	const size_t len = 23 << 20;
+	unsigned char *data = malloc(len);
+	const char *conflicts = it_mkdtemp("conflicts");
+	char bucket[64];
+	struct it_mount m;
+	int fd, rule;
+
+	IT_ASSERT(data != NULL);
+	it_random_bytes(data, len, 24);
+	it_fresh_bucket(bucket);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "big", old, sizeof(old) - 1, NULL),
+			 200);
+	proxy_begin();
+	mount_via_proxy(&m, bucket, conflicts,
+			FAST_OPTS ",single_put_limit=8M,nonatomic_multipart,"
+				  "part_size=5M");
+	rule = add_rule("PUT", "partNumber=2&", -1, FP_STATUS, 403);
+	fp_reset_counts(proxy); /* the mount's probe made uploads too */
+	fd = open(it_path(&m, "big"), O_WRONLY | O_TRUNC);
+	IT_ASSERT_OK(fd);
+	IT_ASSERT_EQ_INT(write(fd, data, 12 << 20), 12 << 20);
+	for (int i = 0; i < 400 && fp_rule_hits(proxy, rule) == 0; i++)
+		usleep(50 * 1000);
+	IT_ASSERT_EQ_INT(fp_rule_hits(proxy, rule), 1);
+	IT_ASSERT_EQ_INT(write(fd, data + (12 << 20), len - (12 << 20)),
+			 len - (12 << 20));
+	IT_ASSERT_ERRNO(close(fd), EACCES);
+	IT_ASSERT_EQ_INT(fp_rule_hits(proxy, rule), 1);
+	IT_ASSERT_EQ_INT(fp_count(proxy, "POST", "uploadId="), 0);
+	IT_ASSERT_EQ_INT(fp_count(proxy, "DELETE", "uploadId="), 1);
+	expect_server(bucket, "big", old, sizeof(old) - 1);
+	check_finish(&m);
+	expect_conflict_copy(conflicts, bucket, "big", data, len);
+	free(data);
+}
+
+/*
+ * A part of the stream lost to the network while the application is
+ * still writing (500 on every attempt the retry budget allows): the
+ * stream is given up, and close() uploads the file again from the
+ * staging file. close() returns 0, the server has exactly the bytes, the
+ * abandoned upload is aborted and the new one completed: none is left.
+ */
+IT_TEST(test_stream_part_lost_then_resent)
+{
+	const size_t len = 14 << 20;
+	unsigned char *data = malloc(len);
+	char bucket[64];
+	struct it_mount m;
+	int fd, rule;
+
+	IT_ASSERT(data != NULL);
+	it_random_bytes(data, len, 25);
+	it_fresh_bucket(bucket);
+	proxy_begin();
+	mount_via_proxy(&m, bucket, NULL,
+			FAST_OPTS ",single_put_limit=8M,nonatomic_multipart,"
+				  "part_size=5M");
+	/* retries=3: four attempts of part 1, then it is resent at close. */
+	rule = add_rule("PUT", "partNumber=1&", 4, FP_STATUS, 500);
+	fp_reset_counts(proxy); /* the mount's probe made uploads too */
+	fd = open(it_path(&m, "big"), O_WRONLY | O_CREAT | O_EXCL, 0644);
+	IT_ASSERT_OK(fd);
+	IT_ASSERT_EQ_INT(write(fd, data, 12 << 20), 12 << 20);
+	for (int i = 0; i < 400 && fp_rule_hits(proxy, rule) < 4; i++)
+		usleep(50 * 1000);
+	IT_ASSERT_EQ_INT(fp_rule_hits(proxy, rule), 4);
+	IT_ASSERT_EQ_INT(write(fd, data + (12 << 20), len - (12 << 20)),
+			 len - (12 << 20));
+	IT_ASSERT_OK(close(fd));
+	expect_server(bucket, "big", data, len);
+	IT_ASSERT_EQ_INT(fp_count(proxy, "POST", "uploadId="), 1);
+	IT_ASSERT_EQ_INT(fp_count(proxy, "DELETE", "uploadId="), 1);
+	{
+		size_t n = 99;
+		char **ups = it_s3_list_multipart_uploads(bucket, &n);
+
+		IT_ASSERT_MSG(n == 0, "%zu multipart uploads left", n);
+		it_strv_free(ups);
+	}
+	check_finish(&m);
+	free(data);
+}
+
+/*
  * A PUT request cut in half on its way to the server (headers and half
  * the body, then the connection closed), once, for an existing file
  * (If-Match) and a new one (If-None-Match: *): the server stores nothing

@@ -181,6 +181,33 @@ START_TEST(test_code_exact)
 }
 END_TEST
 
+/* Refusals, as the table produces them: the same request would get the
+ * same answer; network trouble, server trouble and state are not. */
+START_TEST(test_refusal)
+{
+	ck_assert(s3_errmap_refusal(s3_errmap_errno(S3_OP_WRITE, 403, NULL, 0)));
+	ck_assert(s3_errmap_refusal(
+		s3_errmap_errno(S3_OP_WRITE, 403, "QuotaExceeded", 0)));
+	ck_assert(s3_errmap_refusal(
+		s3_errmap_errno(S3_OP_WRITE, 400, "EntityTooLarge", 0)));
+	ck_assert(s3_errmap_refusal(
+		s3_errmap_errno(S3_OP_WRITE, 400, "InvalidArgument", 0)));
+	ck_assert(s3_errmap_refusal(s3_errmap_errno(S3_OP_WRITE, 405, NULL, 0)));
+	ck_assert(!s3_errmap_refusal(
+		s3_errmap_errno(S3_OP_WRITE, 0, NULL, -ETIMEDOUT)));
+	ck_assert(!s3_errmap_refusal(
+		s3_errmap_errno(S3_OP_WRITE, 0, NULL, -ECONNRESET)));
+	ck_assert(!s3_errmap_refusal(s3_errmap_errno(S3_OP_WRITE, 500, NULL, 0)));
+	ck_assert(!s3_errmap_refusal(
+		s3_errmap_errno(S3_OP_WRITE, 503, "SlowDown", 0)));
+	ck_assert(!s3_errmap_refusal(
+		s3_errmap_errno(S3_OP_WRITE, 404, "NoSuchUpload", 0)));
+	ck_assert(!s3_errmap_refusal(
+		s3_errmap_errno(S3_OP_WRITE, 412, "PreconditionFailed", 0)));
+	ck_assert(!s3_errmap_refusal(0));
+}
+END_TEST
+
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 Suite *errmap_suite(void);
@@ -191,6 +218,7 @@ Suite *errmap_suite(void)
 
 	tcase_add_loop_test(tc, test_outcome, 0, N(outcomes));
 	tcase_add_test(tc, test_code_exact);
+	tcase_add_test(tc, test_refusal);
 	suite_add_tcase(s, tc);
 	return s;
 }
