@@ -1,10 +1,14 @@
 /*
  * Read-ahead for sequential readers (see readahead.h).
  *
+ * The chunks fetched ahead sit in a ring of fixed slots (a thread fills
+ * its slot in place, so slots never move), in file order right after
+ * the current chunk.
+ *
  * Locking: the caller holds its handle's lock, so at most one reader
- * thread is in here per struct fs_readahead. The only other thread is a
- * prefetch, which fills its own struct chunk and nothing else; the
- * reader joins it before looking at that chunk. The mount-wide byte
+ * thread is in here per struct fs_readahead. The only other threads are
+ * prefetches, each filling its own struct chunk and nothing else; the
+ * reader joins one before looking at its chunk. The mount-wide byte
  * budget is an atomic counter.
  */
 #include <errno.h>
@@ -19,6 +23,10 @@
 
 #define CHUNK_MIN (1u << 20)
 #define CHUNK_MAX (16u << 20)
+/* Chunks in flight ahead of the reader once they are CHUNK_MAX large
+ * (one while they grow): a reader faster than one GET stream, or a
+ * server far away, keeps several connections busy. */
+#define AHEAD_MAX 3
 
 struct chunk {
 	char *data;
@@ -36,8 +44,10 @@ struct chunk {
 };
 
 struct fs_readahead {
-	struct chunk cur;  /* what the reader consumes */
-	struct chunk next; /* the one fetched ahead */
+	struct chunk cur; /* what the reader consumes */
+	/* fetched ahead: n_ahead of them from slot head on, in order */
+	struct chunk ahead[AHEAD_MAX];
+	int head, n_ahead;
 	uint64_t expect;   /* where a sequential read would start */
 	/* The buffer of the last consumed chunk, kept for the next one: a
 	 * sequential reader reuses two buffers instead of faulting in a new
@@ -121,29 +131,54 @@ static bool chunk_alloc(struct fs_ctx *ctx, struct fs_readahead *ra,
 	return true;
 }
 
-/* Start fetching the chunk after @p ra->cur, if there is one. */
+/* Slot @p i (0: the first) of the chunks ahead. */
+static struct chunk *ahead_at(struct fs_readahead *ra, int i)
+{
+	return &ra->ahead[(ra->head + i) % AHEAD_MAX];
+}
+
+/* Drop every chunk fetched ahead (waiting for those in flight). */
+static void ahead_drop(struct fs_ctx *ctx, struct fs_readahead *ra)
+{
+	for (int i = 0; i < ra->n_ahead; i++)
+		chunk_drop(ctx, ra, ahead_at(ra, i));
+	ra->head = 0;
+	ra->n_ahead = 0;
+}
+
+/* Start fetching the chunks after @p ra->cur, up to the window: one
+ * while chunks grow, AHEAD_MAX at full size, as far as the budget goes. */
 static void prefetch(struct fs_ctx *ctx, struct fs_readahead *ra,
 		     const char *key, const char *etag, uint64_t obj_size)
 {
-	uint64_t off = ra->cur.off + ra->cur.got;
-	size_t len;
+	int want = ra->chunk >= CHUNK_MAX ? AHEAD_MAX : 1;
 
-	if (ra->next.data != NULL || off >= obj_size || ra->chunk == 0 ||
-	    strlen(key) >= sizeof(ra->next.key))
+	if (ra->chunk == 0 || strlen(key) >= sizeof(ra->cur.key))
 		return;
-	len = obj_size - off < ra->chunk ? (size_t)(obj_size - off)
-					 : ra->chunk;
-	if (!chunk_alloc(ctx, ra, &ra->next, off, len))
-		return;
-	ra->next.ctx = ctx;
-	snprintf(ra->next.key, sizeof(ra->next.key), "%s", key);
-	snprintf(ra->next.etag, sizeof(ra->next.etag), "%s", etag);
-	if (pthread_create(&ra->next.thread, NULL, prefetch_main,
-			   &ra->next) != 0) {
-		chunk_drop(ctx, ra, &ra->next);
-		return;
+	while (ra->n_ahead < want) {
+		struct chunk *last = ra->n_ahead ? ahead_at(ra, ra->n_ahead - 1)
+						 : NULL;
+		uint64_t off = last ? last->off + last->len
+				    : ra->cur.off + ra->cur.got;
+		struct chunk *c = ahead_at(ra, ra->n_ahead);
+		size_t len;
+
+		if (off >= obj_size)
+			return;
+		len = obj_size - off < ra->chunk ? (size_t)(obj_size - off)
+						 : ra->chunk;
+		if (!chunk_alloc(ctx, ra, c, off, len))
+			return;
+		c->ctx = ctx;
+		snprintf(c->key, sizeof(c->key), "%s", key);
+		snprintf(c->etag, sizeof(c->etag), "%s", etag);
+		if (pthread_create(&c->thread, NULL, prefetch_main, c) != 0) {
+			chunk_drop(ctx, ra, c);
+			return;
+		}
+		c->in_flight = true;
+		ra->n_ahead++;
 	}
-	ra->next.in_flight = true;
 }
 
 /* Copy what @p c holds of [off, off+size); -1 when it holds nothing. */
@@ -170,7 +205,7 @@ struct fs_readahead *fs_readahead_new(void)
 void fs_readahead_reset(struct fs_ctx *ctx, struct fs_readahead *ra)
 {
 	chunk_drop(ctx, ra, &ra->cur);
-	chunk_drop(ctx, ra, &ra->next);
+	ahead_drop(ctx, ra);
 	buffer_free(ctx, ra->spare, ra->spare_cap);
 	ra->spare = NULL;
 	ra->spare_cap = 0;
@@ -185,15 +220,16 @@ void fs_readahead_free(struct fs_ctx *ctx, struct fs_readahead *ra)
 	free(ra);
 }
 
-/* Make the prefetched chunk current if it covers @p off. 1: it does
- * (or its error is in *rc), 0: it does not. */
+/* Make the first chunk fetched ahead current if it covers @p off. 1: it
+ * does (or its error is in *rc), 0: it does not. */
 static int promote_next(struct fs_ctx *ctx, struct fs_readahead *ra,
 			uint64_t off, int *rc)
 {
-	struct chunk *n = &ra->next;
+	struct chunk *n = ahead_at(ra, 0);
 
 	*rc = 0;
-	if (n->data == NULL || off < n->off || off >= n->off + n->len)
+	if (ra->n_ahead == 0 || n->data == NULL || off < n->off ||
+	    off >= n->off + n->len)
 		return 0;
 	if (n->in_flight) {
 		pthread_join(n->thread, NULL);
@@ -204,8 +240,10 @@ static int promote_next(struct fs_ctx *ctx, struct fs_readahead *ra,
 		return 1;
 	}
 	chunk_drop(ctx, ra, &ra->cur);
-	ra->cur = *n;
+	ra->cur = *n; /* joined: no thread writes into it any more */
 	memset(n, 0, sizeof(*n));
+	ra->head = (ra->head + 1) % AHEAD_MAX;
+	ra->n_ahead--;
 	return 1;
 }
 
@@ -224,8 +262,8 @@ static int fetch(struct fs_ctx *ctx, struct fs_readahead *ra,
 	if (ra->chunk == 0 || !chunk_alloc(ctx, ra, &ra->cur, off, len))
 		return s3_get_object(ctx->s3, key, off, size, etag, buf,
 				     direct, NULL, NULL);
-	/* A prefetch elsewhere in the file is of no use now. */
-	chunk_drop(ctx, ra, &ra->next);
+	/* Prefetches elsewhere in the file are of no use now. */
+	ahead_drop(ctx, ra);
 	return s3_get_object(ctx->s3, key, off, len, etag, ra->cur.data,
 			     &ra->cur.got, NULL, NULL);
 }

@@ -1,11 +1,13 @@
 /**
  * @file readahead.h
  * Sequential reads of a snapshot, served from large ranged GETs with the
- * next one already in flight.
+ * next ones already in flight.
  *
  * A reader that moves forward sequentially gets chunks that double from
  * 1 MiB up to 16 MiB, each one GET with If-Match of the snapshot; while
- * it consumes a chunk the next is fetched by a helper thread. Random
+ * it consumes a chunk the next is fetched by a helper thread, the next
+ * three once chunks are 16 MiB (several connections busy: a reader
+ * faster than one GET stream, or a server far away). Random
  * access fetches only what is asked for. Memory is bounded per mount
  * (FS_READAHEAD_BUDGET): beyond it, reads go straight to the server.
  *

@@ -665,10 +665,12 @@ static ssize_t read_some(int fd, unsigned char *buf, size_t len, size_t *got)
 }
 
 /* A reader that already returned bytes of one version never gets bytes
- * of the next: it gets ESTALE. */
+ * of the next: it gets ESTALE. The object is larger than what
+ * read-ahead fetches before the replacement lands (a 16 MiB chunk and
+ * three ahead), so that a later GET meets the new version. */
 IT_TEST(test_reader_never_mixes_versions)
 {
-	const size_t size = 32 * MIB;
+	const size_t size = 128 * MIB;
 	unsigned char *v1 = malloc(size), *v2 = malloc(size),
 		      *buf = malloc(MIB);
 	char bucket[64];
