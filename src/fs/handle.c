@@ -19,10 +19,10 @@
 #include "fs/bodyahead.h"
 #include "fs/conflict.h"
 #include "fs/handle.h"
+#include "fs/handle_int.h"
 #include "fs/lookup.h"
 #include "fs/path.h"
 #include "fs/readahead.h"
-#include "s3/errmap.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -111,11 +111,8 @@ static struct fs_handle *handle_new(struct fs_ctx *ctx, const char *rel)
 	return h;
 }
 
-/* Tell the manifest where the handle stands (see staging.h); COMPLETE
- * with the content's hash @p sha256 (or NULL), flushed unless @p lazy. */
-static int stage_record_hashed(struct fs_ctx *ctx, struct fs_handle *h,
-			       enum fs_stage_state state, const char *sha256,
-			       bool lazy)
+int fs_handle_record(struct fs_ctx *ctx, struct fs_handle *h,
+		     enum fs_stage_state state, const char *sha256, bool lazy)
 {
 	struct fs_stage_info info = {
 		.key = h->key,
@@ -139,7 +136,7 @@ static int stage_record_hashed(struct fs_ctx *ctx, struct fs_handle *h,
 static int stage_record(struct fs_ctx *ctx, struct fs_handle *h,
 			enum fs_stage_state state)
 {
-	return stage_record_hashed(ctx, h, state, NULL, false);
+	return fs_handle_record(ctx, h, state, NULL, false);
 }
 
 /* The streaming hash of the content, or NULL once it no longer covers
@@ -176,116 +173,6 @@ static void sha_reset(struct fs_handle *h, uint64_t new_size)
 	hash_follow_free(h->sha);
 	h->sha = NULL;
 	h->sha_broken = new_size != 0;
-}
-
-/* Whether the commit of @p size bytes is a multipart upload: past what
- * one PUT carries (where Complete's condition holds, or the user
- * accepted a HEAD check), or above multipart_threshold where it holds. */
-static bool commit_is_multipart(struct fs_ctx *ctx, uint64_t size)
-{
-	bool atomic_mpu = ctx->caps.complete_conditional;
-
-	if (size > ctx->opts.single_put_limit)
-		return atomic_mpu || ctx->opts.nonatomic_multipart;
-	return atomic_mpu && size > ctx->opts.multipart_threshold;
-}
-
-/* The precondition a commit of @p h carries now. */
-static void commit_cond(const struct fs_handle *h, struct s3_write_cond *cond)
-{
-	memset(cond, 0, sizeof(*cond));
-	if (h->is_new)
-		cond->if_none_match = true;
-	else
-		cond->if_match = h->if_match_override[0] ? h->if_match_override
-							 : h->etag;
-}
-
-/* The version a commit of @p h replaces, named in its metadata, so that
- * a writer whose response to this commit is lost can still tell it
- * landed after a third writer replaced it (doc/internals/retries.md). */
-static void commit_parent(const struct fs_handle *h,
-			  char parent[S3_TOKEN_LEN + 1])
-{
-	if (h->is_new || h->if_match_override[0])
-		parent[0] = '\0';
-	else
-		memcpy(parent, h->base_token, S3_TOKEN_LEN + 1);
-}
-
-/* Abandon the stream (its upload is aborted): the commit uploads from
- * the staging file, and no stream starts again before it. */
-static void stream_drop(struct fs_handle *h)
-{
-	if (h->up == NULL)
-		return;
-	streamup_free(h->up, false);
-	h->up = NULL;
-	h->upload_id = NULL;
-	h->up_off = true;
-}
-
-/* A write of [@p off, @p off + @p n) went to the staging file: feed the
- * stream, or start one once the content is past what a single PUT
- * commits. The upload is created with the metadata and commit token the
- * commit would write now; commit_locked() checks they still hold. */
-static void stream_track(struct fs_ctx *ctx, struct fs_handle *h,
-			 uint64_t off, uint64_t n)
-{
-	struct s3_write_cond cond;
-	struct s3_meta meta;
-	const char *id;
-
-	if (h->up == NULL) {
-		if (h->up_off || !ctx->opts.stream_upload || ctx->read_only ||
-		    h->conflicted || h->unlinked || h->write_error != 0 ||
-		    h->mtime_explicit || h->stage.fd < 0 ||
-		    h->size < ctx->opts.part_size ||
-		    !commit_is_multipart(ctx, h->size))
-			return;
-		meta = h->meta;
-		if (s3_meta_new_token(meta.token) != 0)
-			return;
-		clock_gettime(CLOCK_REALTIME, &meta.mtime);
-		meta.has_mtime = true;
-		commit_parent(h, meta.parent);
-		h->up = streamup_start(ctx->s3, h->key, &meta, h->stage.fd,
-				       ctx->opts.part_size,
-				       ctx->opts.part_concurrency);
-		if (h->up == NULL) {
-			h->up_off = true;
-			return;
-		}
-		commit_cond(h, &cond);
-		h->up_new = cond.if_none_match;
-		snprintf(h->up_base, sizeof(h->up_base), "%s",
-			 cond.if_match ? cond.if_match : "");
-	}
-	streamup_written(h->up, off, n, h->size);
-	/* Once the server made it, the manifest names it: a mount that
-	 * dies now leaves parts that recovery aborts. */
-	if (h->upload_id == NULL && (id = streamup_upload_id(h->up)) != NULL) {
-		h->upload_id = id;
-		stage_record(ctx, h, FS_STAGE_OPEN);
-	}
-}
-
-/* Whether the stream can be the commit of @p h as it stands: nothing
- * broke it, the commit is a multipart upload of the same precondition,
- * parent and attributes (the mtime is the stream's unless one was set). */
-static bool stream_fits(struct fs_ctx *ctx, struct fs_handle *h,
-			const struct s3_write_cond *cond)
-{
-	const struct s3_meta *m = streamup_meta(h->up);
-	const struct s3_meta *w = &h->meta;
-
-	return !streamup_broken(h->up) && commit_is_multipart(ctx, h->size) &&
-	       !h->mtime_explicit && h->up_new == cond->if_none_match &&
-	       strcmp(h->up_base, cond->if_match ? cond->if_match : "") == 0 &&
-	       strcmp(m->parent, w->parent) == 0 &&
-	       m->has_mode == w->has_mode && (!w->has_mode || m->mode == w->mode) &&
-	       m->has_uid == w->has_uid && (!w->has_uid || m->uid == w->uid) &&
-	       m->has_gid == w->has_gid && (!w->has_gid || m->gid == w->gid);
 }
 
 /* An empty private staging file on disk (never in memory), with a
@@ -664,7 +551,7 @@ ssize_t fs_handle_write(struct fs_ctx *ctx, struct fs_handle *h,
 		}
 	}
 	if (done > 0)
-		stream_track(ctx, h, (uint64_t)off, (uint64_t)done);
+		fs_upload_track(ctx, h, (uint64_t)off, (uint64_t)done);
 	/* The staged content now lacks bytes the writer gave: committing it
 	 * would publish a file nobody wrote. The object stays untouched. */
 	if (rc != 0 && rc != -ESTALE)
@@ -711,129 +598,6 @@ int fs_handle_truncate(struct fs_ctx *ctx, struct fs_handle *h, off_t size)
 out:
 	pthread_mutex_unlock(&h->lock);
 	return rc;
-}
-
-/* Upload in parts, part_concurrency at a time; the precondition rides on
- * Complete. Only used where the server honours it, or where the user
- * accepted a HEAD check. The upload's id is in the manifest while it is
- * under way (@p sha256: the record costs no disk flush), so that the
- * recovery of a mount that dies meanwhile aborts it. */
-static int commit_multipart(struct fs_ctx *ctx, struct fs_handle *h,
-			    const struct s3_write_cond *cond,
-			    const char *sha256, struct s3_object_info *info)
-{
-	uint64_t part = s3_mpu_part_size(h->size, ctx->opts.part_size);
-	struct s3_part *parts = NULL;
-	char *upload_id = NULL;
-	size_t n = 0;
-	int rc;
-
-	rc = s3_mpu_create(ctx->s3, h->key, &h->meta, &upload_id, NULL);
-	if (rc == 0) {
-		h->upload_id = upload_id;
-		rc = stage_record_hashed(ctx, h, FS_STAGE_COMPLETE, sha256,
-					 sha256 != NULL);
-	}
-	if (rc == 0)
-		rc = s3_mpu_upload_fd(ctx->s3, h->key, upload_id, h->stage.fd,
-				      h->size, part,
-				      ctx->opts.part_concurrency, &parts, &n,
-				      NULL);
-	if (rc == 0)
-		rc = s3_mpu_complete(ctx->s3, h->key, upload_id, parts, n,
-				     cond, info, NULL);
-	if (rc != 0 && upload_id != NULL)
-		s3_mpu_abort(ctx->s3, h->key, upload_id, NULL);
-	/* The next record (clean, or complete again after a failure) no
-	 * longer names it. */
-	h->upload_id = NULL;
-	s3_mpu_parts_free(parts, n);
-	free(upload_id);
-	return rc;
-}
-
-/* The precondition check that must stand in for an ignored condition on
- * Complete (option nonatomic_multipart): a window remains between this
- * HEAD and the Complete, documented in the README. */
-static int head_check(struct fs_ctx *ctx, struct fs_handle *h,
-		      const struct s3_write_cond *cond)
-{
-	struct s3_object_info info;
-	int rc;
-
-	memset(&info, 0, sizeof(info));
-	rc = s3_head_object(ctx->s3, h->key, NULL, &info, NULL);
-	if (cond->if_none_match)
-		return rc == -ENOENT ? 0 : (rc == 0 ? -EBUSY : rc);
-	if (rc == -ENOENT)
-		return -EBUSY;
-	if (rc != 0)
-		return rc;
-	return s3_etag_equal(info.etag, cond->if_match) ? 0 : -EBUSY;
-}
-
-/* Complete the upload that went on behind the writer: its last parts
- * go up now, the precondition rides on Complete. A stream whose part
- * the server refused fails the commit with that errno, as a part of an
- * upload at commit would (sending it all again would be refused too);
- * one cut by the network (retries spent while the application was still
- * writing) is dropped, and the file uploaded from the staging file. */
-static int commit_streamed(struct fs_ctx *ctx, struct fs_handle *h,
-			   const struct s3_write_cond *cond,
-			   const char *sha256, struct s3_object_info *info)
-{
-	const struct s3_part *parts = NULL;
-	const char *upload_id = NULL;
-	size_t n = 0;
-	int rc;
-
-	rc = streamup_finish(h->up, h->size, &upload_id, &parts, &n);
-	if (rc != 0) {
-		stream_drop(h);
-		if (s3_errmap_refusal(rc))
-			return rc;
-		return commit_multipart(ctx, h, cond, sha256, info);
-	}
-	rc = s3_mpu_complete(ctx->s3, h->key, upload_id, parts, n, cond, info,
-			     NULL);
-	streamup_free(h->up, rc == 0);
-	h->up = NULL;
-	h->upload_id = NULL;
-	return rc;
-}
-
-static int commit_upload(struct fs_ctx *ctx, struct fs_handle *h,
-			 const struct s3_write_cond *cond, const char *sha256,
-			 struct s3_object_info *info)
-{
-	bool atomic_mpu = ctx->caps.complete_conditional;
-
-	if (h->size > ctx->opts.single_put_limit) {
-		if (!atomic_mpu && !ctx->opts.nonatomic_multipart) {
-			log_error("'%s': %llu bytes is more than one "
-				  "conditional PUT can carry (%llu) and this "
-				  "server ignores conditions on multipart "
-				  "Complete: refused with EFBIG (option "
-				  "nonatomic_multipart allows a HEAD-checked "
-				  "commit)",
-				  h->key, (unsigned long long)h->size,
-				  (unsigned long long)
-					  ctx->opts.single_put_limit);
-			return -EFBIG;
-		}
-		if (!atomic_mpu) {
-			int rc = head_check(ctx, h, cond);
-
-			if (rc != 0)
-				return rc;
-		}
-	}
-	if (h->up != NULL)
-		return commit_streamed(ctx, h, cond, sha256, info);
-	if (commit_is_multipart(ctx, h->size))
-		return commit_multipart(ctx, h, cond, sha256, info);
-	return s3_put_object_hashed(ctx->s3, h->key, h->stage.fd, 0, h->size,
-				    sha256, cond, &h->meta, info, NULL);
 }
 
 /* Keep the rejected bytes and say where they are, with both ETags. */
@@ -892,7 +656,7 @@ static int commit_locked(struct fs_ctx *ctx, struct fs_handle *h,
 		return -EBUSY;
 	if (h->unlinked) {
 		h->dirty = false;
-		stream_drop(h); /* nothing of it may be published */
+		fs_upload_stream_drop(h); /* nothing of it may be published */
 	}
 	if (h->write_error != 0 && h->dirty) {
 		log_error("'%s' is not committed: a write to its staging file "
@@ -910,22 +674,9 @@ static int commit_locked(struct fs_ctx *ctx, struct fs_handle *h,
 		if (rc != 0)
 			return rc == -ESTALE ? -EBUSY : rc;
 	}
-	commit_cond(h, &cond);
-	commit_parent(h, h->meta.parent);
-	/* An upload that went on behind the writer is this commit only if
-	 * it is the commit this one would be; it then carries the token and
-	 * mtime it was created with. */
-	if (h->up != NULL && !stream_fits(ctx, h, &cond))
-		stream_drop(h);
-	if (h->up != NULL) {
-		const struct s3_meta *m = streamup_meta(h->up);
-
-		memcpy(h->meta.token, m->token, sizeof(h->meta.token));
-		h->meta.mtime = m->mtime;
-		h->meta.has_mtime = true;
-		if (h->upload_id == NULL)
-			h->upload_id = streamup_upload_id(h->up);
-	}
+	fs_upload_cond(h, &cond);
+	fs_upload_parent(h, h->meta.parent);
+	fs_upload_stream_prepare(ctx, h, &cond);
 	/* The token (x-amz-meta-etagfs-token) identifies this content: it is
 	 * kept across a commit that failed ambiguously, so a retry that finds
 	 * the earlier attempt landed reports success, not a conflict. Any
@@ -955,21 +706,21 @@ static int commit_locked(struct fs_ctx *ctx, struct fs_handle *h,
 	 * also spares the first write a record. Three manifest renames per
 	 * file created by cp or tar, out of six. */
 	if (!excl_create) {
-		rc = stage_record_hashed(ctx, h, FS_STAGE_COMPLETE,
+		rc = fs_handle_record(ctx, h, FS_STAGE_COMPLETE,
 					 have_sha ? sha : NULL, have_sha);
 		if (rc != 0)
 			return rc;
 	}
 	memset(&info, 0, sizeof(info));
-	rc = commit_upload(ctx, h, &cond, have_sha ? sha : NULL, &info);
+	rc = fs_upload_commit(ctx, h, &cond, have_sha ? sha : NULL, &info);
 	/* A stream the commit did not use (a HEAD check said EBUSY, a
 	 * failure before it) is aborted now, not at release. */
-	stream_drop(h);
+	fs_upload_stream_drop(h);
 	h->up_off = false;
 	/* Not on the server: the staged bytes must survive a power loss
 	 * before the failure is reported (recovery or a conflict copy). */
 	if (rc != 0 && have_sha && !excl_create) {
-		int drc = stage_record_hashed(ctx, h, FS_STAGE_COMPLETE, sha,
+		int drc = fs_handle_record(ctx, h, FS_STAGE_COMPLETE, sha,
 					      false);
 
 		if (drc != 0)
