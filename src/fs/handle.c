@@ -551,7 +551,7 @@ ssize_t fs_handle_write(struct fs_ctx *ctx, struct fs_handle *h,
 		}
 	}
 	if (done > 0)
-		fs_upload_track(ctx, h, (uint64_t)off, (uint64_t)done);
+		fs_upload_track(ctx, h, (uint64_t)off);
 	/* The staged content now lacks bytes the writer gave: committing it
 	 * would publish a file nobody wrote. The object stays untouched. */
 	if (rc != 0 && rc != -ESTALE)

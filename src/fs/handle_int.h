@@ -22,10 +22,10 @@ void fs_upload_cond(const struct fs_handle *h, struct s3_write_cond *cond);
 void fs_upload_parent(const struct fs_handle *h,
 		      char parent[S3_TOKEN_LEN + 1]);
 
-/** A write of [@p off, @p off + @p n) went to the staging file: feed the
- * stream behind the writer, or start one (fs/streamup.h). */
-void fs_upload_track(struct fs_ctx *ctx, struct fs_handle *h, uint64_t off,
-		     uint64_t n);
+/** A write at @p off went to the staging file (h->size is the content's
+ * size after it): feed the stream behind the writer, or start one
+ * (fs/streamup.h). */
+void fs_upload_track(struct fs_ctx *ctx, struct fs_handle *h, uint64_t off);
 
 /** Before a commit with @p cond: keep the stream only if it is that
  * commit, and then adopt its token and mtime; drop it otherwise. */

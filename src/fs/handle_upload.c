@@ -56,13 +56,10 @@ void fs_upload_stream_drop(struct fs_handle *h)
 	h->up_off = true;
 }
 
-/* A write of [@p off, @p off + @p n) went to the staging file: feed the
- * stream, or start one once the content is past what a single PUT
- * commits. The upload is created with the metadata and commit token the
+/* Start a stream once the content is past what a single PUT commits. The upload is created with the metadata and commit token the
  * commit would write now; fs_upload_stream_prepare() checks at commit
  * that they still hold. */
-void fs_upload_track(struct fs_ctx *ctx, struct fs_handle *h, uint64_t off,
-		     uint64_t n)
+void fs_upload_track(struct fs_ctx *ctx, struct fs_handle *h, uint64_t off)
 {
 	struct s3_write_cond cond;
 	struct s3_meta meta;
@@ -93,7 +90,7 @@ void fs_upload_track(struct fs_ctx *ctx, struct fs_handle *h, uint64_t off,
 		snprintf(h->up_base, sizeof(h->up_base), "%s",
 			 cond.if_match ? cond.if_match : "");
 	}
-	streamup_written(h->up, off, n, h->size);
+	streamup_written(h->up, off, h->size);
 	/* Once the server made it, the manifest names it: a mount that
 	 * dies now leaves parts that recovery aborts. */
 	if (h->upload_id == NULL && (id = streamup_upload_id(h->up)) != NULL) {

@@ -159,12 +159,10 @@ static void break_locked(struct streamup *s, const char *why, uint64_t at)
 	pthread_cond_broadcast(&s->cond);
 }
 
-void streamup_written(struct streamup *s, uint64_t off, uint64_t len,
-		      uint64_t size)
+void streamup_written(struct streamup *s, uint64_t off, uint64_t size)
 {
 	size_t whole;
 
-	(void)len;
 	pthread_mutex_lock(&s->lock);
 	if (off < (uint64_t)s->ready * s->part_size) {
 		break_locked(s, "a write", off);

@@ -43,11 +43,10 @@ struct streamup *streamup_start(struct s3_client *c, const char *key,
 				const struct s3_meta *meta, int fd,
 				uint64_t part_size, int concurrency);
 
-/** The writer wrote [@p off, @p off + @p len); the content is now
- * @p size bytes. Hands finished parts to the workers, or breaks the
- * stream when the write touched bytes already handed to them. */
-void streamup_written(struct streamup *s, uint64_t off, uint64_t len,
-		      uint64_t size);
+/** The writer wrote at @p off; the content is now @p size bytes. Hands
+ * finished parts to the workers, or breaks the stream when the write
+ * touched bytes already handed to them. */
+void streamup_written(struct streamup *s, uint64_t off, uint64_t size);
 
 /** The content was cut or extended to @p size (truncate). */
 void streamup_truncated(struct streamup *s, uint64_t size);

@@ -256,6 +256,13 @@ char **it_s3_list_multipart_uploads(const char *bucket, size_t *n);
  */
 int it_s3_upload_parts(const char *bucket, const char *key);
 
+/**
+ * Wait (20 s at most) until the upload of @p key in progress has at least
+ * @p parts parts stored, as a stream behind a writer stores them while
+ * the file is still open; fails the test otherwise. The count.
+ */
+int it_s3_wait_upload_parts(const char *bucket, const char *key, int parts);
+
 void it_strv_free(char **v);
 
 /** Create a new, empty bucket "it-<pid>-<tag>-<n>" (fails the test else). */

@@ -549,6 +549,23 @@ out:
 	return parts;
 }
 
+int it_s3_wait_upload_parts(const char *bucket, const char *key, int parts)
+{
+	int have = -1;
+
+	for (int i = 0; i < 400; i++) {
+		have = it_s3_upload_parts(bucket, key);
+		if (have >= parts)
+			break;
+		usleep(50 * 1000);
+	}
+	IT_ASSERT_MSG(have >= parts,
+		      "the upload of '%s' has %d parts stored, expected %d "
+		      "while the file is still open",
+		      key, have, parts);
+	return have;
+}
+
 void it_fresh_bucket(char out[64])
 {
 	static unsigned counter;

@@ -405,25 +405,6 @@ IT_TEST(test_parallel_parts)
  * parts, and the upload goes on while the file is written. */
 #define STREAM_OPTS "single_put_limit=8M,nonatomic_multipart,part_size=5M"
 
-/* Wait (20 s at most) until the upload of @p key in progress has
- * @p parts parts stored; the count. */
-static int wait_parts(const char *bucket, const char *key, int parts)
-{
-	int have = -1;
-
-	for (int i = 0; i < 400; i++) {
-		have = it_s3_upload_parts(bucket, key);
-		if (have >= parts)
-			break;
-		usleep(50 * 1000);
-	}
-	IT_ASSERT_MSG(have >= parts,
-		      "the upload of '%s' has %d parts stored, expected %d "
-		      "while the file is still open",
-		      key, have, parts);
-	return have;
-}
-
 /* Seconds of x-amz-meta-mtime of @p key. */
 static long long meta_mtime(const char *bucket, const char *key)
 {
@@ -446,7 +427,7 @@ static int open_streaming(struct it_mount *m, const char *bucket,
 
 	IT_ASSERT_OK(fd);
 	write_pattern(fd, buf, len);
-	wait_parts(bucket, name, parts);
+	it_s3_wait_upload_parts(bucket, name, parts);
 	return fd;
 }
 
@@ -476,7 +457,7 @@ IT_TEST(test_stream_upload_while_writing)
 	IT_ASSERT_OK(fd);
 	write_pattern(fd, buf, 12 * MIB);
 	it_log("12 MiB written, %d parts stored before close",
-	       wait_parts(bucket, "s", 2));
+	       it_s3_wait_upload_parts(bucket, "s", 2));
 	IT_ASSERT_EQ_INT(it_s3_head(bucket, "s", NULL, NULL, NULL, NULL, 0),
 			 404);
 	for (size_t i = 12; i < 23; i++) {
@@ -593,7 +574,7 @@ IT_TEST(test_stream_conflict)
 	fd = open(it_path(&m, "f"), O_WRONLY | O_TRUNC);
 	IT_ASSERT_OK(fd);
 	write_pattern(fd, buf, 10 * MIB);
-	wait_parts(bucket, "f", 1);
+	it_s3_wait_upload_parts(bucket, "f", 1);
 	IT_ASSERT_EQ_INT(it_s3_put(bucket, "f", "theirs", 6, NULL), 200);
 	for (size_t i = 10; i < len / MIB; i++) {
 		chunk_of(buf, i);
