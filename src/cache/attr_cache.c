@@ -14,6 +14,12 @@
  * entries the oldest is also the one that expires first, so eviction by
  * age never throws away a fresher entry than it keeps.
  *
+ * Hints: an expired entry is no answer, but it still says what the name
+ * was (file, directory, absent), which tells a lookup which request to
+ * send first (fs/lookup.c). So expired entries stay until evicted, or
+ * until more than ATTR_HINTS_MAX entries are held, when the expired ones
+ * go oldest first as they used to.
+ *
  * Stale fills: generations count invalidations. attr_cache_gen() returns
  * the current generation g; an invalidation stamps its tombstone with the
  * current generation and then increments it. A fill with generation g is
@@ -47,6 +53,9 @@
 /* Tree tombstones (directory renames/removals) are rare; a short list. */
 #define ATTR_TREE_TOMBS_MAX 32u
 #define ATTR_BUCKETS_MIN 64u
+/* Expired entries kept as hints of what a name was, at most: about
+ * 1.7 MB, where keeping all would let one walk pin 100,000 entries. */
+#define ATTR_HINTS_MAX 4096u
 
 struct attr_node {
 	struct cache_table_node h;
@@ -226,15 +235,27 @@ bool attr_cache_get(struct attr_cache *c, const char *path,
 						 cache_table_hash(path));
 	if (!n)
 		goto out;
-	if (c->clock() >= n->h.expires_ms) {
-		entry_remove(c, &n->h);
-		goto out;
-	}
+	if (c->clock() >= n->h.expires_ms)
+		goto out; /* kept as a hint (attr_cache_hint) */
 	*out = n->e;
 	found = true;
 out:
 	pthread_mutex_unlock(&c->lock);
 	return found;
+}
+
+bool attr_cache_hint(struct attr_cache *c, const char *path,
+		     enum attr_kind *kind)
+{
+	struct attr_node *n;
+
+	pthread_mutex_lock(&c->lock);
+	n = (struct attr_node *)cache_table_find(&c->entries, path,
+						 cache_table_hash(path));
+	if (n)
+		*kind = n->e.kind;
+	pthread_mutex_unlock(&c->lock);
+	return n != NULL;
 }
 
 void attr_cache_put(struct attr_cache *c, const char *path,
@@ -251,8 +272,10 @@ void attr_cache_put(struct attr_cache *c, const char *path,
 	purge_tombs(c, now);
 	if (fill_is_stale(c, path, hash, gen))
 		goto out;
-	/* Expired entries sit at the old end: drop them while here. */
-	while (c->entries.oldest && c->entries.oldest->expires_ms <= now)
+	/* Expired entries sit at the old end; they stay as hints while
+	 * the cache holds no more than ATTR_HINTS_MAX entries. */
+	while (c->entries.oldest && c->entries.oldest->expires_ms <= now &&
+	       c->entries.count > ATTR_HINTS_MAX)
 		entry_remove(c, c->entries.oldest);
 
 	n = (struct attr_node *)cache_table_find(&c->entries, path, hash);

@@ -58,6 +58,11 @@ uint64_t attr_cache_gen(struct attr_cache *c);
 bool attr_cache_get(struct attr_cache *c, const char *path,
 		    struct attr_entry *out);
 
+/** What @p path was when last known, fresh or expired (a hint, never an
+ * answer): the kind into @p kind, or false when nothing is known. */
+bool attr_cache_hint(struct attr_cache *c, const char *path,
+		     enum attr_kind *kind);
+
 /** Store @p e for @p path unless @p path was invalidated at or after
  * generation @p gen. */
 void attr_cache_put(struct attr_cache *c, const char *path,

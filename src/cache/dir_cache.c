@@ -352,6 +352,19 @@ void dir_cache_note_large(struct dir_cache *c, const char *dir)
 	pthread_mutex_unlock(&c->lock);
 }
 
+bool dir_cache_is_large(struct dir_cache *c, const char *dir)
+{
+	struct dir_hint *h;
+	bool large;
+
+	pthread_mutex_lock(&c->lock);
+	h = (struct dir_hint *)cache_table_find(&c->hints, dir,
+						cache_table_hash(dir));
+	large = h != NULL && c->clock() < h->large_ms;
+	pthread_mutex_unlock(&c->lock);
+	return large;
+}
+
 uint64_t dir_cache_gen(struct dir_cache *c)
 {
 	uint64_t gen;

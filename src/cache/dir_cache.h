@@ -81,6 +81,8 @@ bool dir_cache_note_miss(struct dir_cache *c, const char *dir);
 /** @p dir has more entries than one listing page: no listing for single
  * lookups in it for a minute. */
 void dir_cache_note_large(struct dir_cache *c, const char *dir);
+/** Was @p dir found too large to list within the last minute? */
+bool dir_cache_is_large(struct dir_cache *c, const char *dir);
 
 /** Forget the listing of @p dir. */
 void dir_cache_invalidate(struct dir_cache *c, const char *dir);

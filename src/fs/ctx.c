@@ -97,6 +97,7 @@ int fs_ctx_init(struct fs_ctx *ctx, struct fs_options *o,
 	ctx->opts = *o;
 	memset(o, 0, sizeof(*o));
 	ctx->s3 = s3;
+	task_pool_init(&ctx->side);
 	ctx->uid = ctx->opts.uid >= 0 ? (uid_t)ctx->opts.uid : getuid();
 	ctx->gid = ctx->opts.gid >= 0 ? (gid_t)ctx->opts.gid : getgid();
 	ctx->mount_time = time(NULL);
@@ -131,7 +132,8 @@ int fs_ctx_init(struct fs_ctx *ctx, struct fs_options *o,
 
 void fs_ctx_destroy(struct fs_ctx *ctx)
 {
-	/* First: its threads use the caches and the client. */
+	/* First: their threads use the caches and the client. */
+	task_pool_destroy(&ctx->side);
 	fs_prefetch_free(ctx, ctx->prefetch);
 	ctx->prefetch = NULL;
 	fs_bodyahead_free(ctx, ctx->bodyahead);

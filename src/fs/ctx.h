@@ -17,6 +17,7 @@
 #include "cache/page_etags.h"
 #include "fs/options.h"
 #include "s3/client.h"
+#include "util/task.h"
 
 struct fs_handle;
 struct fs_bodyahead;
@@ -33,6 +34,7 @@ struct fs_ctx {
 	struct fs_bodyahead *bodyahead; /**< fills it ahead of reads */
 	struct page_etags *pages; /**< version in the kernel page cache */
 	struct seen_set *skipped; /**< unnameable keys already logged */
+	struct task_pool side; /**< a lookup's LIST beside its HEAD */
 	uint64_t readahead_bytes; /**< read-ahead buffers held (atomic) */
 	char *staging_dir;  /**< owned, exists, mode 0700 */
 	int owner_fd;	    /**< flock held on our owner file (staging.h) */

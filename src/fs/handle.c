@@ -259,7 +259,7 @@ static int open_download(struct fs_ctx *ctx, struct fs_handle *h)
 				 NULL);
 	if (rc == -ENOENT) {
 		/* Not an object: a directory, or nothing at all. */
-		rc = fs_lookup_fresh(ctx, h->rel, &e);
+		rc = fs_lookup_fresh(ctx, h->rel, FS_GUESS_NOT_FILE, &e);
 		return rc == 0 ? (e.kind == ATTR_DIR ? -EISDIR : -ESTALE) : rc;
 	}
 	if (rc != 0)
@@ -321,7 +321,7 @@ int fs_handle_open(struct fs_ctx *ctx, const char *rel, int flags,
 	/* A truncating open confirms the ETag with the server; a read-only
 	 * one may start from the cache (a stale ETag is refreshed on the
 	 * first read's 412, before any byte reached the caller). */
-	rc = h->writable ? fs_lookup_fresh(ctx, rel, &e)
+	rc = h->writable ? fs_lookup_fresh(ctx, rel, FS_GUESS_FILE, &e)
 			 : fs_lookup(ctx, rel, &e);
 	if (rc != 0)
 		goto out;
@@ -356,7 +356,7 @@ static int refresh_snapshot(struct fs_ctx *ctx, struct fs_handle *h)
 	int rc;
 
 	attr_cache_invalidate(ctx->attrs, h->rel);
-	rc = fs_lookup_fresh(ctx, h->rel, &e);
+	rc = fs_lookup_fresh(ctx, h->rel, FS_GUESS_FILE, &e);
 	if (rc != 0)
 		return rc;
 	if (e.kind != ATTR_FILE)

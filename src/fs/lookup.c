@@ -59,35 +59,223 @@ static int list_below(struct fs_ctx *ctx, const char *rel, int max,
 	return rc;
 }
 
-/* Does anything exist below "rel/"? Fills @p e as a directory if so. */
+/* What one page of a listing showed of the directory itself. */
+struct dir_self {
+	bool exists; /* a marker, or anything below it */
+	bool marker; /* the object "rel/" */
+	time_t mtime; /* the marker's */
+};
+
+static int list_small_dir(struct fs_ctx *ctx, const char *rel,
+			  struct dir_self *self);
+
+/*
+ * Is "rel" a directory? Fills @p e as one if so. The first page of its
+ * listing answers, and is kept as the directory's listing when it is the
+ * whole of it: a directory that was looked up is nearly always read or
+ * walked into next (ls, cd, a path through it), which then costs no
+ * request. A larger one is remembered as large.
+ */
 static int probe_dir(struct fs_ctx *ctx, const char *rel,
 		     struct attr_entry *e)
 {
-	struct s3_list_result res;
-	char *key = NULL;
-	int rc = list_below(ctx, rel, 1, &res, &key);
+	struct dir_self self;
+	int rc = list_small_dir(ctx, rel, &self);
 
+	if (rc == -EFBIG && self.exists)
+		rc = 0;
 	if (rc != 0)
 		return rc;
-	if (res.n_objects == 0 && res.n_prefixes == 0) {
-		rc = -ENOENT;
-	} else {
-		memset(e, 0, sizeof(*e));
-		e->kind = ATTR_DIR;
-		e->dir_marker = res.n_objects > 0 &&
-				strcmp(res.objects[0].key, key) == 0;
-		if (e->dir_marker)
-			e->last_modified = res.objects[0].mtime;
-	}
-	s3_list_result_free(&res);
-	free(key);
+	memset(e, 0, sizeof(*e));
+	e->kind = ATTR_DIR;
+	e->dir_marker = self.marker;
+	if (self.marker)
+		e->last_modified = self.mtime;
+	return 0;
+}
+
+/* A HEAD of @p key into @p e; -ENOENT when no object has that key. */
+static int head_file(struct fs_ctx *ctx, const char *key,
+		     struct attr_entry *e)
+{
+	struct s3_object_info info;
+	int rc;
+
+	memset(&info, 0, sizeof(info));
+	rc = s3_head_object(ctx->s3, key, NULL, &info, NULL);
+	if (rc == 0)
+		fs_lookup_entry_from_info(e, &info);
 	return rc;
 }
 
-int fs_lookup_fresh(struct fs_ctx *ctx, const char *rel,
-		    struct attr_entry *out)
+/* A file wins over a directory of the same name (both keys may exist in
+ * a bucket another tool wrote), so a HEAD comes first, and "rel/" is
+ * asked only when no object "rel" exists. */
+static int head_then_list(struct fs_ctx *ctx, const char *rel,
+			  const char *key, struct attr_entry *e)
 {
-	struct s3_object_info info;
+	int rc = head_file(ctx, key, e);
+
+	return rc == -ENOENT ? probe_dir(ctx, rel, e) : rc;
+}
+
+/*
+ * One LIST of prefix "rel" with delimiter "/" answers both questions of
+ * a lookup, all but a file's metadata: the key "rel" itself sorts first
+ * of all, and "rel/" comes as a common prefix after the names that go on
+ * from "rel" with a byte below '/' (" ", "-", "." ...), each subtree of
+ * theirs rolled up into one prefix. A page of FS_PROBE_KEYS nearly
+ * always reaches it; when it did not, probe_dir() asks exactly.
+ */
+#define FS_PROBE_KEYS 100
+
+static int list_then_head(struct fs_ctx *ctx, const char *rel,
+			  const char *key, struct attr_entry *e)
+{
+	struct s3_list_result res;
+	char *dirkey = NULL;
+	bool file = false, dir = false, sure;
+	int rc;
+
+	memset(&res, 0, sizeof(res));
+	dirkey = fs_path_key(ctx->opts.prefix, rel, true);
+	if (dirkey == NULL)
+		return -ENOMEM;
+	rc = s3_list_objects(ctx->s3, key, "/", NULL, FS_PROBE_KEYS, &res,
+			     NULL);
+	if (rc != 0)
+		goto out;
+	file = res.n_objects > 0 && strcmp(res.objects[0].key, key) == 0;
+	for (size_t i = 0; i < res.n_prefixes && !dir; i++)
+		dir = strcmp(res.prefixes[i], dirkey) == 0;
+	sure = dir || !res.truncated;
+	if (file) {
+		/* The name was not a file when last seen: it needs its
+		 * metadata now. Gone again meanwhile: what the LIST said
+		 * of "rel/" still holds. */
+		rc = head_file(ctx, key, e);
+		if (rc != -ENOENT)
+			goto out;
+	}
+	if (!sure) {
+		rc = probe_dir(ctx, rel, e);
+	} else if (dir) {
+		/* A common prefix does not say whether a "rel/" marker
+		 * exists; a listing of the parent does not either. */
+		memset(e, 0, sizeof(*e));
+		e->kind = ATTR_DIR;
+		rc = 0;
+	} else {
+		rc = -ENOENT;
+	}
+out:
+	s3_list_result_free(&res);
+	free(dirkey);
+	return rc;
+}
+
+/* The LIST of a lookup that also sends a HEAD, on a helper thread. */
+struct side_probe {
+	struct fs_ctx *ctx;
+	char *rel; /* owned */
+	int rc;
+	struct attr_entry e;
+};
+
+static void side_probe_run(void *arg)
+{
+	struct side_probe *p = arg;
+
+	p->rc = probe_dir(p->ctx, p->rel, &p->e);
+}
+
+static void side_probe_free(void *arg)
+{
+	struct side_probe *p = arg;
+
+	free(p->rel);
+	free(p);
+}
+
+/* The HEAD and the LIST at once: one round trip whatever the name is.
+ * When the HEAD finds a file, the LIST's answer does not matter and
+ * nobody waits for it. */
+static int head_and_list(struct fs_ctx *ctx, const char *rel,
+			 const char *key, struct attr_entry *e)
+{
+	struct side_probe *p = calloc(1, sizeof(*p));
+	struct task *t = NULL;
+	int rc;
+
+	if (p != NULL) {
+		p->ctx = ctx;
+		p->rel = strdup(rel);
+	}
+	if (p != NULL && p->rel != NULL)
+		t = task_start(&ctx->side, side_probe_run, p);
+	if (t == NULL) {
+		if (p != NULL)
+			side_probe_free(p);
+		return head_then_list(ctx, rel, key, e);
+	}
+	rc = head_file(ctx, key, e);
+	if (rc != -ENOENT) {
+		task_abandon(t, side_probe_free);
+		return rc;
+	}
+	task_wait(t);
+	rc = p->rc;
+	if (rc == 0)
+		*e = p->e;
+	side_probe_free(p);
+	return rc;
+}
+
+enum lookup_plan { PLAN_HEAD_FIRST, PLAN_LIST_FIRST, PLAN_BOTH };
+
+/* Which request goes first. A name's last known kind, even expired, is
+ * nearly always still right, and so is what a fresh listing of its
+ * parent says; a name never seen gets both requests at once, except in
+ * a directory too large to list, where lookups are many, mostly of
+ * files, and would each cost two requests. */
+static enum lookup_plan plan_for(struct fs_ctx *ctx, const char *rel,
+				 enum fs_guess guess)
+{
+	enum lookup_plan plan;
+	struct attr_entry e;
+	enum attr_kind kind;
+	char *parent = NULL;
+	const char *name;
+
+	if (guess == FS_GUESS_FILE)
+		return PLAN_HEAD_FIRST;
+	if (guess == FS_GUESS_NOT_FILE)
+		return PLAN_LIST_FIRST;
+	if (attr_cache_hint(ctx->attrs, rel, &kind))
+		return kind == ATTR_FILE ? PLAN_HEAD_FIRST : PLAN_LIST_FIRST;
+	if (fs_path_split(rel, &parent, &name) != 0)
+		return PLAN_HEAD_FIRST;
+	/* A fresh listing of the parent knows the name (a lookup through
+	 * the caches was answered from it and left no attribute entry). */
+	switch (dir_cache_lookup(ctx->dirs, parent, name, &e)) {
+	case DIR_LOOKUP_FOUND:
+		plan = e.kind == ATTR_FILE ? PLAN_HEAD_FIRST : PLAN_LIST_FIRST;
+		break;
+	case DIR_LOOKUP_ABSENT:
+		plan = PLAN_LIST_FIRST;
+		break;
+	default:
+		plan = dir_cache_is_large(ctx->dirs, parent) ? PLAN_HEAD_FIRST
+							     : PLAN_BOTH;
+		break;
+	}
+	free(parent);
+	return plan;
+}
+
+int fs_lookup_fresh(struct fs_ctx *ctx, const char *rel,
+		    enum fs_guess guess, struct attr_entry *out)
+{
 	uint64_t gen = attr_cache_gen(ctx->attrs);
 	char *key = NULL;
 	int rc;
@@ -99,12 +287,17 @@ int fs_lookup_fresh(struct fs_ctx *ctx, const char *rel,
 	key = fs_path_key(ctx->opts.prefix, rel, false);
 	if (key == NULL)
 		return -ENOMEM;
-	memset(&info, 0, sizeof(info));
-	rc = s3_head_object(ctx->s3, key, NULL, &info, NULL);
-	if (rc == 0)
-		fs_lookup_entry_from_info(out, &info);
-	else if (rc == -ENOENT)
-		rc = probe_dir(ctx, rel, out);
+	switch (plan_for(ctx, rel, guess)) {
+	case PLAN_HEAD_FIRST:
+		rc = head_then_list(ctx, rel, key, out);
+		break;
+	case PLAN_LIST_FIRST:
+		rc = list_then_head(ctx, rel, key, out);
+		break;
+	default:
+		rc = head_and_list(ctx, rel, key, out);
+		break;
+	}
 	if (rc == -ENOENT) {
 		memset(out, 0, sizeof(*out));
 		out->kind = ATTR_ABSENT;
@@ -115,10 +308,10 @@ int fs_lookup_fresh(struct fs_ctx *ctx, const char *rel,
 	return rc;
 }
 
-static int list_small_dir(struct fs_ctx *ctx, const char *rel);
 
 int fs_lookup(struct fs_ctx *ctx, const char *rel, struct attr_entry *out)
 {
+	enum fs_guess guess = FS_GUESS_NONE;
 	char *parent = NULL;
 	const char *name;
 	bool listed = false;
@@ -156,6 +349,7 @@ again:
 		rc = fs_prefetch_lookup(ctx, parent, name, rel, false, out);
 		if (rc != -EAGAIN)
 			goto out;
+		guess = FS_GUESS_FILE;
 		break;
 	case DIR_LOOKUP_UNKNOWN:
 		/* A walk of a large directory outlasts its listing: the walk
@@ -168,12 +362,12 @@ again:
 		 * cost a HEAD and, for a new name, a one-key LIST. */
 		if (!listed && dir_cache_note_miss(ctx->dirs, parent)) {
 			listed = true;
-			if (list_small_dir(ctx, parent) == 0)
+			if (list_small_dir(ctx, parent, NULL) == 0)
 				goto again;
 		}
 		break;
 	}
-	rc = fs_lookup_fresh(ctx, rel, out);
+	rc = fs_lookup_fresh(ctx, rel, guess, out);
 out:
 	free(parent);
 	return rc;
@@ -289,7 +483,7 @@ static void log_unnameable(struct fs_ctx *ctx, const char *key, bool prefix)
 /* Page through the listing of "dirkey" into a malloc'd entry array. */
 static int list_from_server(struct fs_ctx *ctx, const char *rel,
 			    int max_pages, struct dir_entry **entries_out,
-			    size_t *n_out, bool *exists)
+			    size_t *n_out, struct dir_self *self)
 {
 	struct s3_list_result res;
 	struct dir_entry *entries = NULL;
@@ -299,7 +493,8 @@ static int list_from_server(struct fs_ctx *ctx, const char *rel,
 	int pages = 0;
 	int rc = 0;
 
-	*exists = rel[0] == '\0';
+	memset(self, 0, sizeof(*self));
+	self->exists = rel[0] == '\0';
 	if (dirkey == NULL)
 		return -ENOMEM;
 	do {
@@ -317,7 +512,9 @@ static int list_from_server(struct fs_ctx *ctx, const char *rel,
 			switch (fs_path_classify(dirkey, o->key, false, &name,
 						 &len)) {
 			case FS_LISTED_SELF:
-				*exists = true;
+				self->exists = true;
+				self->marker = true;
+				self->mtime = o->mtime;
 				continue;
 			case FS_LISTED_INVALID:
 				log_unnameable(ctx, o->key, false);
@@ -348,7 +545,7 @@ static int list_from_server(struct fs_ctx *ctx, const char *rel,
 			rc = add_entry(&entries, &cap, &n, name, len, &a);
 		}
 		if (res.n_objects > 0 || res.n_prefixes > 0)
-			*exists = true;
+			self->exists = true;
 		if (rc == 0 && res.truncated) {
 			if (max_pages > 0 && pages + 1 >= max_pages) {
 				rc = -EFBIG; /* more than the caller wants */
@@ -391,20 +588,25 @@ static int list_from_server(struct fs_ctx *ctx, const char *rel,
 
 /* Cache the listing of @p rel when it fits in one page; 0 when cached.
  * A larger directory is remembered as such (its listing would cost more
- * than the lookups it saves). */
-static int list_small_dir(struct fs_ctx *ctx, const char *rel)
+ * than the lookups it saves): -EFBIG. -ENOENT when nothing is there.
+ * @p self (may be NULL) says what the page showed of the directory. */
+static int list_small_dir(struct fs_ctx *ctx, const char *rel,
+			  struct dir_self *self)
 {
 	struct dir_entry *entries = NULL;
 	uint64_t gen = dir_cache_gen(ctx->dirs);
+	struct dir_self own;
 	size_t n = 0;
-	bool exists = false;
-	int rc = list_from_server(ctx, rel, 1, &entries, &n, &exists);
+	int rc;
 
+	if (self == NULL)
+		self = &own;
+	rc = list_from_server(ctx, rel, 1, &entries, &n, self);
 	if (rc == -EFBIG)
 		dir_cache_note_large(ctx->dirs, rel);
 	if (rc != 0)
 		return rc;
-	if (!exists) {
+	if (!self->exists) {
 		/* Gone, or never there: the lookup asks the server. */
 		dir_entries_free(entries, n);
 		return -ENOENT;
@@ -418,7 +620,7 @@ int fs_lookup_list_dir(struct fs_ctx *ctx, const char *rel,
 {
 	struct dir_entry *entries = NULL;
 	size_t n = 0;
-	bool exists = false;
+	struct dir_self self;
 	uint64_t gen;
 	int rc;
 
@@ -427,10 +629,10 @@ int fs_lookup_list_dir(struct fs_ctx *ctx, const char *rel,
 	if (out->snap != NULL)
 		goto have_snapshot;
 	gen = dir_cache_gen(ctx->dirs);
-	rc = list_from_server(ctx, rel, 0, &entries, &n, &exists);
+	rc = list_from_server(ctx, rel, 0, &entries, &n, &self);
 	if (rc != 0)
 		return rc;
-	if (!exists) {
+	if (!self.exists) {
 		dir_entries_free(entries, n);
 		return -ENOENT;
 	}
@@ -440,7 +642,7 @@ int fs_lookup_list_dir(struct fs_ctx *ctx, const char *rel,
 		if (out->snap != NULL)
 			goto have_snapshot;
 		/* Invalidated while we listed: list once more, uncached. */
-		rc = list_from_server(ctx, rel, 0, &entries, &n, &exists);
+		rc = list_from_server(ctx, rel, 0, &entries, &n, &self);
 		if (rc != 0)
 			return rc;
 	}

@@ -3,9 +3,13 @@
  * What is at a path, answered from the caches when they are fresh and
  * from S3 otherwise, and how it looks as a struct stat.
  *
- * A lookup that goes to the server costs one HEAD for a file; a
- * directory costs one more request (a one-key listing of "name/"), and
- * nothing at all when the parent's listing is fresh. A file in a fresh
+ * A lookup that goes to the server costs one round trip when what the
+ * name was is known (even from an expired cache entry): a HEAD for a
+ * file, one LIST for a directory or a missing name. A name never seen
+ * gets its HEAD and a LIST of "name/" at once: two requests, one round
+ * trip. A directory found on the server gets the first page of its
+ * listing cached (that LIST), so an ls or a path through it costs no
+ * more. It costs nothing when the parent's listing is fresh. A file in a fresh
  * listing costs nothing either when the metadata memo knows its version
  * (cache/meta_memo.h), and its HEAD is sent ahead by a walk over the
  * listing otherwise (fs/prefetch.h).
@@ -21,9 +25,21 @@
 /** Attributes of @p rel. -ENOENT when nothing is there. */
 int fs_lookup(struct fs_ctx *ctx, const char *rel, struct attr_entry *out);
 
-/** Like fs_lookup() but always asks the server (writable opens). */
+/** What the caller expects a name to be; it picks the first request. */
+enum fs_guess {
+	/** No idea: the name's last known kind (attr_cache_hint()), else
+	 * the HEAD and the LIST at once. */
+	FS_GUESS_NONE,
+	/** A file (it was just listed, or opened): a HEAD first. */
+	FS_GUESS_FILE,
+	/** A directory, or nothing: a LIST first. */
+	FS_GUESS_NOT_FILE,
+};
+
+/** Like fs_lookup() but always asks the server (writable opens). A
+ * wrong @p guess costs a second round trip, never a wrong answer. */
 int fs_lookup_fresh(struct fs_ctx *ctx, const char *rel,
-		    struct attr_entry *out);
+		    enum fs_guess guess, struct attr_entry *out);
 
 /** Fill @p st from @p e (defaults for missing metadata). */
 void fs_lookup_to_stat(const struct fs_ctx *ctx, const struct attr_entry *e,

@@ -53,7 +53,7 @@ static int change_path(struct fs_ctx *ctx, const char *rel,
 	rc = fs_handle_change_meta_path(ctx, rel, c, &hold);
 	if (rc != 0)
 		return rc > 0 ? 0 : rc;
-	rc = fs_lookup_fresh(ctx, rel, &e);
+	rc = fs_lookup_fresh(ctx, rel, FS_GUESS_NONE, &e);
 	if (rc != 0)
 		goto out;
 	key = fs_path_key(ctx->opts.prefix, rel, e.kind == ATTR_DIR);
@@ -219,7 +219,7 @@ int fs_ops_getxattr(const char *path, const char *name, char *value,
 	if (fs_handle_find_etag(ctx, rel, fuse_get_context()->pid, etag,
 				sizeof(etag)))
 		return xattr_reply(etag, value, size);
-	rc = fs_lookup_fresh(ctx, rel, &e);
+	rc = fs_lookup_fresh(ctx, rel, FS_GUESS_FILE, &e);
 	if (rc != 0)
 		return rc;
 	if (e.kind != ATTR_FILE || e.etag[0] == '\0')

@@ -72,7 +72,10 @@ int fs_ops_unlink(const char *path)
 	char *key = NULL;
 	int rc;
 
-	rc = fs_lookup_fresh(ctx, rel, &e);
+	/* No guess: the kernel looked the name up just before, so the
+	 * cache's hint says "file", or "absent" for a file this mount is
+	 * still creating (then one LIST, not a HEAD 404 and a LIST). */
+	rc = fs_lookup_fresh(ctx, rel, FS_GUESS_NONE, &e);
 	if (rc == -ENOENT) {
 		struct stat st;
 
@@ -166,7 +169,7 @@ int fs_ops_rmdir(const char *path)
 
 	if (rel[0] == '\0')
 		return -EBUSY;
-	rc = fs_lookup_fresh(ctx, rel, &e);
+	rc = fs_lookup_fresh(ctx, rel, FS_GUESS_NOT_FILE, &e);
 	if (rc != 0)
 		return rc;
 	if (e.kind != ATTR_DIR)
@@ -286,10 +289,10 @@ int fs_ops_rename(const char *from, const char *to, unsigned int flags)
 		return -EINVAL;
 	if (src[0] == '\0' || dst[0] == '\0')
 		return -EBUSY;
-	rc = fs_lookup_fresh(ctx, src, &se);
+	rc = fs_lookup_fresh(ctx, src, FS_GUESS_NONE, &se);
 	if (rc != 0)
 		return rc;
-	rc = fs_lookup_fresh(ctx, dst, &de);
+	rc = fs_lookup_fresh(ctx, dst, FS_GUESS_NONE, &de);
 	if (rc != 0 && rc != -ENOENT)
 		return rc;
 	dst_exists = rc == 0;

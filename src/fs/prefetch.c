@@ -193,7 +193,8 @@ static void *worker_main(void *arg)
 			 * not cached, so the lookup asks again and reports
 			 * it. */
 			if (rel != NULL)
-				(void)fs_lookup_fresh(ctx, rel, &e);
+				(void)fs_lookup_fresh(ctx, rel, FS_GUESS_FILE,
+						      &e);
 			free(rel);
 			pthread_mutex_lock(&p->lock);
 			if (j->state[i] == PF_AHEAD)
@@ -431,7 +432,7 @@ int fs_prefetch_lookup(struct fs_ctx *ctx, const char *parent,
 		j->state[i] = PF_FG;
 		spawn_workers(ctx, p, j);
 		pthread_mutex_unlock(&p->lock);
-		rc = fs_lookup_fresh(ctx, rel, out);
+		rc = fs_lookup_fresh(ctx, rel, FS_GUESS_FILE, out);
 		pthread_mutex_lock(&p->lock);
 		j->state[i] = PF_DONE;
 		pthread_cond_broadcast(&p->cond);

@@ -780,6 +780,122 @@ IT_TEST(test_create_burst_lists_instead_of_heads)
 
 /* 2,000 entries span two list pages of 1,000 keys (plus a third: 2,000
  * is not a multiple of what some servers return): every name once. */
+/*
+ * One stat of @p rel once every cached answer has expired (attr_ttl,
+ * dir_ttl and the kernel's entry timeout are 1 s) and far enough from
+ * the last lookup that no burst of misses lists the directory instead.
+ * The requests it cost go to @p heads and @p lists, counted once the
+ * LIST a found file no longer waits for has come back too. 0 or errno.
+ */
+static int stat_cold(struct it_mount *m, const char *rel, struct stat *st,
+		     unsigned long long *heads, unsigned long long *lists)
+{
+	unsigned long long h, l;
+	int rc;
+
+	usleep(1200 * 1000);
+	h = it_mount_stat(m, "head");
+	l = it_mount_stat(m, "list");
+	rc = stat(it_path(m, rel), st) == 0 ? 0 : errno;
+	usleep(300 * 1000);
+	*heads = it_mount_stat(m, "head") - h;
+	*lists = it_mount_stat(m, "list") - l;
+	it_log("stat %s: %s, %llu HEAD, %llu LIST", rel,
+	       rc ? strerror(rc) : S_ISDIR(st->st_mode) ? "directory" : "file",
+	       *heads, *lists);
+	return rc;
+}
+
+/* enum of what a lookup must find, for expect_lookup() */
+enum found { FOUND_FILE, FOUND_DIR, FOUND_NOTHING };
+
+/* A stat_cold() of @p rel finds @p what (a file of @p size bytes) at
+ * exactly @p want_heads HEADs and @p want_lists LISTs. */
+static void expect_lookup(struct it_mount *m, const char *rel,
+			  enum found what, off_t size, int want_heads,
+			  int want_lists)
+{
+	unsigned long long heads, lists;
+	struct stat st;
+	int rc = stat_cold(m, rel, &st, &heads, &lists);
+
+	switch (what) {
+	case FOUND_FILE:
+		IT_ASSERT_EQ_INT(rc, 0);
+		IT_ASSERT_MSG(S_ISREG(st.st_mode), "%s is not a file", rel);
+		IT_ASSERT_EQ_INT(st.st_size, size);
+		break;
+	case FOUND_DIR:
+		IT_ASSERT_EQ_INT(rc, 0);
+		IT_ASSERT_MSG(S_ISDIR(st.st_mode), "%s is not a directory",
+			      rel);
+		break;
+	case FOUND_NOTHING:
+		IT_ASSERT_EQ_INT(rc, ENOENT);
+		break;
+	}
+	IT_ASSERT_MSG(heads == (unsigned long long)want_heads &&
+			      lists == (unsigned long long)want_lists,
+		      "stat %s cost %llu HEAD and %llu LIST, expected %d and "
+		      "%d",
+		      rel, heads, lists, want_heads, want_lists);
+}
+
+/*
+ * A lookup that must go to the server costs one round trip. A name never
+ * seen gets its HEAD and a one-key LIST at once (it_faults proves they
+ * overlap); a name whose kind is remembered, even from an expired cache
+ * entry, gets one request: a HEAD for a file, a LIST for a directory or
+ * a missing name. When another client changed the kind meanwhile, the
+ * answer is still exact (then at two requests).
+ */
+IT_TEST(test_lookup_request_per_kind)
+{
+	char bucket[64], key[32];
+	struct it_mount m;
+
+	it_fresh_bucket(bucket);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "f", "hello", 5, NULL), 200);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "d/child", "c", 1, NULL), 200);
+	/* 150 names that sort before "x/": a one-page probe of "x" cannot
+	 * reach the directory and must ask once more. */
+	for (int i = 0; i < 150; i++) {
+		IT_SNPRINTF(key, "x.%03d", i);
+		IT_ASSERT_EQ_INT(it_s3_put(bucket, key, "", 0, NULL), 200);
+	}
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "x/child", "c", 1, NULL), 200);
+	it_mount(&m, bucket, NULL);
+
+	/* Never seen: both requests, whatever the name is. */
+	expect_lookup(&m, "f", FOUND_FILE, 5, 1, 1);
+	expect_lookup(&m, "d", FOUND_DIR, 0, 1, 1);
+	expect_lookup(&m, "nope", FOUND_NOTHING, 0, 1, 1);
+	expect_lookup(&m, "x", FOUND_DIR, 0, 1, 1);
+
+	/* Known, though expired: one request each. The probe's page of
+	 * "x" ended before "x/": asked again, exactly. */
+	expect_lookup(&m, "f", FOUND_FILE, 5, 1, 0);
+	expect_lookup(&m, "d", FOUND_DIR, 0, 0, 1);
+	expect_lookup(&m, "nope", FOUND_NOTHING, 0, 0, 1);
+	expect_lookup(&m, "x", FOUND_DIR, 0, 0, 2);
+
+	/* Another client turns the file into a directory, the directory
+	 * into a file, and creates the missing name: exact answers, at a
+	 * second request... */
+	IT_ASSERT_EQ_INT(it_s3_delete(bucket, "f"), 204);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "f/inner", "i", 1, NULL), 200);
+	IT_ASSERT_EQ_INT(it_s3_delete(bucket, "d/child"), 204);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "d", "dd", 2, NULL), 200);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "nope", "new!", 4, NULL), 200);
+	expect_lookup(&m, "f", FOUND_DIR, 0, 1, 1);
+	expect_lookup(&m, "d", FOUND_FILE, 2, 1, 1);
+	expect_lookup(&m, "nope", FOUND_FILE, 4, 1, 1);
+	/* ... and the new kinds are what is remembered now. */
+	expect_lookup(&m, "f", FOUND_DIR, 0, 0, 1);
+	expect_lookup(&m, "nope", FOUND_FILE, 4, 1, 0);
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+}
+
 IT_TEST(test_readdir_2000)
 {
 	enum { N = 2000 };
@@ -839,6 +955,45 @@ IT_TEST(test_rename_file)
 	expect_absent(bucket, "r2");
 	IT_ASSERT_ERRNO(rename(it_path(&m, "nope"), it_path(&m, "x")),
 			ENOENT);
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+}
+
+/*
+ * The lookups a rename must send itself follow what the mount knows: a
+ * HEAD for the source it saw as a file, one LIST for a destination its
+ * fresh listing of the directory lacks (not a HEAD 404 and a LIST).
+ * On RGW the delete is a HEAD If-Match and a DELETE.
+ */
+IT_TEST(test_rename_sends_one_lookup_each)
+{
+	unsigned long long heads, lists, copies, deletes;
+	char bucket[64];
+	struct it_mount m;
+	struct stat st;
+
+	it_fresh_bucket(bucket);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "rn/a", "abc", 3, NULL), 200);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "rn/other", "o", 1, NULL), 200);
+	it_mount(&m, bucket, NULL);
+	IT_ASSERT_OK(stat(it_path(&m, "rn/a"), &st));
+	IT_ASSERT_OK(stat(it_path(&m, "rn/other"), &st));
+	heads = it_mount_stat(&m, "head");
+	lists = it_mount_stat(&m, "list");
+	copies = it_mount_stat(&m, "copy");
+	deletes = it_mount_stat(&m, "delete");
+	IT_ASSERT_OK(rename(it_path(&m, "rn/a"), it_path(&m, "rn/b")));
+	heads = it_mount_stat(&m, "head") - heads;
+	lists = it_mount_stat(&m, "list") - lists;
+	copies = it_mount_stat(&m, "copy") - copies;
+	deletes = it_mount_stat(&m, "delete") - deletes;
+	it_log("rename to a new name: %llu HEAD, %llu LIST, %llu COPY, "
+	       "%llu DELETE", heads, lists, copies, deletes);
+	IT_ASSERT_EQ_INT(heads, 2);
+	IT_ASSERT_EQ_INT(lists, 1);
+	IT_ASSERT_EQ_INT(copies, 1);
+	IT_ASSERT_EQ_INT(deletes, 1);
+	expect_server(bucket, "rn/b", "abc", 3);
+	expect_absent(bucket, "rn/a");
 	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
 }
 

@@ -1120,6 +1120,98 @@ IT_TEST(test_namespace_ops_lose_to_a_writer)
 	}
 }
 
+/* When the proxy read a request's upstream response (ms). */
+struct answered_at {
+	long ms; /* 0: not yet */
+};
+
+static void answered_hook(void *arg, const char *method, const char *target,
+			  int status)
+{
+	struct answered_at *a = arg;
+
+	(void)method;
+	(void)target;
+	(void)status;
+	__atomic_store_n(&a->ms, it_now_ms(), __ATOMIC_SEQ_CST);
+}
+
+/*
+ * A lookup of a name never seen costs one round trip, not a HEAD and
+ * then a LIST: with the HEAD's response held HEAD_HOLD_MS, the LIST of the
+ * same lookup is answered long before the HEAD's is released (a LIST
+ * sent after the HEAD's answer could not be). For a file the lookup
+ * does not wait for its LIST either; a directory and a missing name get
+ * their answer from it.
+ */
+IT_TEST(test_lookup_head_and_list_at_once)
+{
+	enum { HEAD_HOLD_MS = 4000 };
+	static const char *const names[] = {"plain.txt", "sub", "absent"};
+	/* Static: a hook may still run after a failed assertion. */
+	static struct answered_at head_at[3], list_at[3];
+	char bucket[64], path[64];
+	struct it_mount m;
+	struct stat st;
+
+	it_fresh_bucket(bucket);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "plain.txt", "12345", 5, NULL),
+			 200);
+	IT_ASSERT_EQ_INT(it_s3_put(bucket, "sub/file", "x", 1, NULL), 200);
+	proxy_begin();
+	mount_via_proxy(&m, bucket, NULL, NULL);
+	for (int i = 0; i < 3; i++) {
+		int rc, err, head_id, list_id;
+		long t0, took;
+
+		memset(&head_at[i], 0, sizeof(head_at[i]));
+		memset(&list_at[i], 0, sizeof(list_at[i]));
+		IT_SNPRINTF(path, "/%s", names[i]);
+		head_id = add_rule_hooked("HEAD", path, 1, FP_DELAY_RESPONSE,
+					  HEAD_HOLD_MS, answered_hook, &head_at[i]);
+		IT_SNPRINTF(path, "prefix=%s", names[i]);
+		list_id = add_hook_rule("GET", path, FP_PASS, answered_hook,
+					&list_at[i]);
+		/* Past the last lookup's burst window: no directory listing
+		 * answers this one. */
+		usleep(1200 * 1000);
+		t0 = it_now_ms();
+		rc = stat(it_path(&m, names[i]), &st);
+		err = rc == 0 ? 0 : errno;
+		took = it_now_ms() - t0;
+		usleep(300 * 1000);
+		it_log("stat %s: %s in %ld ms; LIST answered %ld ms after the "
+		       "HEAD (held %d ms)",
+		       names[i], rc == 0 ? "ok" : strerror(err), took,
+		       list_at[i].ms - head_at[i].ms, HEAD_HOLD_MS);
+		IT_ASSERT_EQ_INT(fp_rule_hits(proxy, head_id), 1);
+		IT_ASSERT_EQ_INT(fp_rule_hits(proxy, list_id), 1);
+		IT_ASSERT(head_at[i].ms != 0 && list_at[i].ms != 0);
+		IT_ASSERT_MSG(list_at[i].ms - head_at[i].ms < HEAD_HOLD_MS / 2,
+			      "%s: the LIST was answered %ld ms after the "
+			      "HEAD, whose answer was held %d ms: sent one "
+			      "after the other",
+			      names[i], list_at[i].ms - head_at[i].ms,
+			      HEAD_HOLD_MS);
+		switch (i) {
+		case 0:
+			IT_ASSERT_EQ_INT(rc, 0);
+			IT_ASSERT(S_ISREG(st.st_mode));
+			IT_ASSERT_EQ_INT(st.st_size, 5);
+			break;
+		case 1:
+			IT_ASSERT_EQ_INT(rc, 0);
+			IT_ASSERT(S_ISDIR(st.st_mode));
+			break;
+		default:
+			IT_ASSERT_EQ_INT(err, ENOENT);
+			break;
+		}
+		fp_clear_rules(proxy);
+	}
+	check_finish(&m);
+}
+
 /*
  * The server goes away for good, first silent (connections accepted,
  * nothing answered: every response held past the timeout), then gone

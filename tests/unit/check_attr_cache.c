@@ -117,6 +117,73 @@ START_TEST(test_ttl_boundary)
 }
 END_TEST
 
+/* An expired entry answers nothing but still says what the name was,
+ * so that a lookup sends the right request first. */
+START_TEST(test_expired_entry_is_a_hint)
+{
+	struct attr_cache *c = attr_cache_new(1000, 100, fake_clock);
+	struct attr_entry absent = absent_entry(), dir, out;
+	enum attr_kind kind = ATTR_FILE;
+
+	memset(&dir, 0, sizeof(dir));
+	dir.kind = ATTR_DIR;
+	set_now(0);
+	ck_assert(!attr_cache_hint(c, "f", &kind));
+	put_now(c, "f", 1);
+	attr_cache_put(c, "d", &dir, attr_cache_gen(c));
+	attr_cache_put(c, "gone", &absent, attr_cache_gen(c));
+	set_now(1000);
+	ck_assert(!attr_cache_get(c, "f", &out));
+	ck_assert(attr_cache_hint(c, "f", &kind));
+	ck_assert_int_eq(kind, ATTR_FILE);
+	ck_assert(attr_cache_hint(c, "d", &kind));
+	ck_assert_int_eq(kind, ATTR_DIR);
+	ck_assert(attr_cache_hint(c, "gone", &kind));
+	ck_assert_int_eq(kind, ATTR_ABSENT);
+	/* A later put of another path does not drop the hints of a small
+	 * cache, and still no answer comes from them. */
+	put_now(c, "other", 1);
+	ck_assert(attr_cache_hint(c, "f", &kind));
+	ck_assert(!attr_cache_get(c, "f", &out));
+	/* Invalidation forgets the hint too: the name changed here. */
+	attr_cache_invalidate(c, "d");
+	ck_assert(!attr_cache_hint(c, "d", &kind));
+	attr_cache_free(c);
+}
+END_TEST
+
+/* Past 4096 entries the expired ones go, oldest first; fresh ones stay. */
+START_TEST(test_hints_bounded)
+{
+	struct attr_cache *c = attr_cache_new(1000, 100000, fake_clock);
+	enum attr_kind kind;
+	char path[32];
+
+	set_now(0);
+	for (int i = 0; i < 5000; i++) {
+		snprintf(path, sizeof(path), "old%05d", i);
+		put_now(c, path, 1);
+	}
+	set_now(2000);
+	/* All 5000 expired: the first put now trims them to 4096. */
+	put_now(c, "young", 1);
+	ck_assert(!attr_cache_hint(c, "old00000", &kind));
+	ck_assert(!attr_cache_hint(c, "old00903", &kind));
+	ck_assert(attr_cache_hint(c, "old00904", &kind));
+	ck_assert(attr_cache_hint(c, "old04999", &kind));
+	ck_assert(attr_cache_hint(c, "young", &kind));
+	/* Fresh entries are never dropped for the bound. */
+	for (int i = 0; i < 5000; i++) {
+		snprintf(path, sizeof(path), "new%05d", i);
+		put_now(c, path, 1);
+	}
+	ck_assert(!attr_cache_hint(c, "old04999", &kind));
+	ck_assert(cached(c, "new00000"));
+	ck_assert(cached(c, "young"));
+	attr_cache_free(c);
+}
+END_TEST
+
 START_TEST(test_ttl_zero_disables)
 {
 	struct attr_cache *c = attr_cache_new(0, 100, fake_clock);
@@ -575,6 +642,8 @@ Suite *attr_cache_suite(void)
 	tcase_add_test(tc, test_tombstone_overflow_keeps_guard);
 	tcase_add_test(tc, test_many_entries_grow);
 	tcase_add_test(tc, test_default_clock);
+	tcase_add_test(tc, test_expired_entry_is_a_hint);
+	tcase_add_test(tc, test_hints_bounded);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(tt, 120);
 	tcase_add_test(tt, test_threads_hammer);

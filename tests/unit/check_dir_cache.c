@@ -531,6 +531,37 @@ START_TEST(test_large_listing_lookup)
 }
 END_TEST
 
+/* The second miss within a second lists the directory, unless it was
+ * found too large within the last minute; "large" is asked without
+ * side effects (a lookup picks its first request by it). */
+START_TEST(test_miss_and_large_hints)
+{
+	struct dir_cache *c = dir_cache_new(1000, 16, fake_clock);
+
+	set_now(10000);
+	ck_assert(!dir_cache_is_large(c, "d"));
+	ck_assert(!dir_cache_note_miss(c, "d"));
+	set_now(10500);
+	ck_assert(dir_cache_note_miss(c, "d"));
+	set_now(12000); /* 1.5 s after the last miss: no burst */
+	ck_assert(!dir_cache_note_miss(c, "d"));
+	dir_cache_note_large(c, "d");
+	ck_assert(dir_cache_is_large(c, "d"));
+	ck_assert(!dir_cache_is_large(c, "e"));
+	ck_assert(!dir_cache_is_large(c, "d/sub"));
+	set_now(12100);
+	ck_assert(!dir_cache_note_miss(c, "d")); /* a burst, but large */
+	set_now(12000 + 59999);
+	ck_assert(dir_cache_is_large(c, "d"));
+	set_now(12000 + 60000);
+	ck_assert(!dir_cache_is_large(c, "d"));
+	ck_assert(!dir_cache_note_miss(c, "d"));
+	set_now(12000 + 60001);
+	ck_assert(dir_cache_note_miss(c, "d"));
+	dir_cache_free(c);
+}
+END_TEST
+
 START_TEST(test_entries_free_null)
 {
 	dir_entries_free(NULL, 0);
@@ -673,6 +704,7 @@ Suite *dir_cache_suite(void)
 			    0, 2);
 	tcase_add_test(tc, test_large_listing_lookup);
 	tcase_add_test(tc, test_entries_free_null);
+	tcase_add_test(tc, test_miss_and_large_hints);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(tt, 120);
 	tcase_add_test(tt, test_threads_hammer);
