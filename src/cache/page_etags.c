@@ -13,20 +13,28 @@
 #include "cache/page_etags.h"
 #include "cache/table.h"
 #include "s3/http.h" /* S3_ETAG_MAX */
+#include "util/clock.h"
 
 struct etag_node {
 	struct cache_table_node h;
 	char etag[S3_ETAG_MAX];
+	/* attrs only: when a page-cache reader last got the end of the
+	 * version in etag (0: never), and whether another version was
+	 * noted since, within the guard. */
+	uint64_t end_ms;
+	bool moved;
 };
 
 struct page_etags {
 	pthread_mutex_t lock;
+	page_etags_clock_fn clock;
 	size_t max_paths;
 	struct cache_table paths; /* the version the pages came from */
 	struct cache_table attrs; /* the version of the last attributes */
 };
 
-struct page_etags *page_etags_new(size_t max_paths)
+struct page_etags *page_etags_new(size_t max_paths,
+				  page_etags_clock_fn clock)
 {
 	struct page_etags *p = calloc(1, sizeof(*p));
 
@@ -42,6 +50,7 @@ struct page_etags *page_etags_new(size_t max_paths)
 		return NULL;
 	}
 	pthread_mutex_init(&p->lock, NULL);
+	p->clock = clock ? clock : clock_monotonic_ms;
 	p->max_paths = max_paths;
 	return p;
 }
@@ -133,17 +142,70 @@ void page_etags_forget(struct page_etags *p, const char *path)
 	pthread_mutex_unlock(&p->lock);
 }
 
-void page_etags_note_attrs(struct page_etags *p, const char *path,
-			   const char *etag)
+unsigned page_etags_note_attrs(struct page_etags *p, const char *path,
+			       const char *etag)
 {
 	struct etag_node *n;
+	unsigned wait = 0;
+	uint64_t now;
 	bool found;
 
+	if (etag == NULL)
+		etag = "";
 	pthread_mutex_lock(&p->lock);
 	n = node_get(p, &p->attrs, path, &found);
-	if (n != NULL)
-		snprintf(n->etag, sizeof(n->etag), "%s", etag ? etag : "");
+	if (n == NULL)
+		goto out;
+	if (found && n->end_ms != 0) {
+		now = p->clock();
+		if (now < n->end_ms + PAGE_ETAGS_END_GUARD_MS &&
+		    (n->moved || strcmp(n->etag, etag) != 0)) {
+			/* Every answer within the guard waits, also a second
+			 * one of the same new version: the first may still be
+			 * waiting itself. */
+			wait = (unsigned)(n->end_ms + PAGE_ETAGS_END_GUARD_MS -
+					  now);
+			n->moved = true;
+		}
+	}
+	snprintf(n->etag, sizeof(n->etag), "%s", etag);
+out:
 	pthread_mutex_unlock(&p->lock);
+	return wait;
+}
+
+/* Is @p have (the version the kernel was told of) other than @p etag?
+ * An empty @p have (no committed version) is other than any. */
+static bool other_version(const char *have, const char *etag)
+{
+	return have[0] == '\0' || etag == NULL || strcmp(have, etag) != 0;
+}
+
+bool page_etags_read_end(struct page_etags *p, const char *path,
+			 const char *etag, const char *also)
+{
+	uint64_t hash = cache_table_hash(path);
+	struct etag_node *n;
+	bool differ = false;
+	uint64_t now;
+
+	pthread_mutex_lock(&p->lock);
+	n = (struct etag_node *)cache_table_find(&p->attrs, path, hash);
+	if (n == NULL)
+		goto out; /* unknown: as page_etags_attrs_differ() */
+	differ = other_version(n->etag, etag) &&
+		 (also == NULL || also[0] == '\0' ||
+		  other_version(n->etag, also));
+	if (!differ) {
+		now = p->clock();
+		if (n->end_ms == 0 ||
+		    now >= n->end_ms + PAGE_ETAGS_END_GUARD_MS)
+			n->moved = false;
+		n->end_ms = now;
+	}
+out:
+	pthread_mutex_unlock(&p->lock);
+	return differ;
 }
 
 bool page_etags_attrs_differ(struct page_etags *p, const char *path,
@@ -156,8 +218,7 @@ bool page_etags_attrs_differ(struct page_etags *p, const char *path,
 	pthread_mutex_lock(&p->lock);
 	n = (struct etag_node *)cache_table_find(&p->attrs, path, hash);
 	if (n != NULL)
-		differ = n->etag[0] == '\0' || etag == NULL ||
-			 strcmp(n->etag, etag) != 0;
+		differ = other_version(n->etag, etag);
 	pthread_mutex_unlock(&p->lock);
 	return differ;
 }

@@ -15,11 +15,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct page_etags;
 
-/** NULL on -ENOMEM. */
-struct page_etags *page_etags_new(size_t max_paths);
+/** Clock in milliseconds, monotonic (tests pass their own). */
+typedef uint64_t (*page_etags_clock_fn)(void);
+
+/** NULL on -ENOMEM. @p clock NULL: CLOCK_MONOTONIC. */
+struct page_etags *page_etags_new(size_t max_paths,
+				  page_etags_clock_fn clock);
 void page_etags_free(struct page_etags *p);
 
 /**
@@ -39,14 +44,39 @@ void page_etags_forget(struct page_etags *p, const char *path);
  * still holds the attributes last noted (a refreshed snapshot). */
 void page_etags_forget_pages(struct page_etags *p, const char *path);
 
+/** How long attributes of another version are held back after a short
+ * read of the version the kernel was told of (page_etags_read_end()). */
+#define PAGE_ETAGS_END_GUARD_MS 50
+
 /**
- * The kernel was just given the attributes (size above all) of @p path
- * at version @p etag ("" or NULL: of no committed version, e.g. what a
- * local writer has staged). The kernel keeps one i_size per file for
- * every handle: see page_etags_attrs_differ().
+ * The kernel is about to be given the attributes (size above all) of
+ * @p path at version @p etag ("" or NULL: of no committed version, e.g.
+ * what a local writer has staged). The kernel keeps one i_size per file
+ * for every handle: see page_etags_attrs_differ().
+ *
+ * Returns how many milliseconds the caller must wait before answering
+ * (0 nearly always): when a page-cache reader got the end of the
+ * version the kernel was told of less than PAGE_ETAGS_END_GUARD_MS ago
+ * and this is another version, the reader's answer may not have reached
+ * the kernel yet, and a larger size arriving first makes the kernel pad
+ * that short read with zeros up to it instead of ending the file there
+ * (the soak caught one such read in thousands).
  */
-void page_etags_note_attrs(struct page_etags *p, const char *path,
-			   const char *etag);
+unsigned page_etags_note_attrs(struct page_etags *p, const char *path,
+			       const char *etag);
+
+/**
+ * A page-cache reader of @p path got the end of version @p etag (a short
+ * read). @p also (NULL or "": none) is a version it may equally end at
+ * (the one a refresh replaced, which the reader never saw). True when
+ * the kernel was last given the attributes of neither: the read must
+ * fail (see page_etags_attrs_differ()). Otherwise the end is recorded,
+ * so that attributes of another version wait for this read's answer
+ * (page_etags_note_attrs()); both decisions are taken under one lock,
+ * so one of the two always sees the other.
+ */
+bool page_etags_read_end(struct page_etags *p, const char *path,
+			 const char *etag, const char *also);
 
 /**
  * True when the attributes last given to the kernel for @p path were

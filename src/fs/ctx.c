@@ -113,7 +113,7 @@ int fs_ctx_init(struct fs_ctx *ctx, struct fs_options *o,
 		return rc;
 	ctx->attrs = attr_cache_new(ctx->opts.attr_ttl_ms, 100000, NULL);
 	ctx->dirs = dir_cache_new(ctx->opts.dir_ttl_ms, 256, NULL);
-	ctx->pages = page_etags_new(100000);
+	ctx->pages = page_etags_new(100000, NULL);
 	/* ~300 bytes a path: 100k versions cost ~30 MiB at most. */
 	ctx->memo = meta_memo_new(100000);
 	ctx->prefetch = fs_prefetch_new();

@@ -503,11 +503,12 @@ ssize_t fs_handle_read(struct fs_ctx *ctx, struct fs_handle *h, char *buf,
 	 * short page with zeros up to that version's size (and keep it,
 	 * when another answer came in between), a mix of two versions.
 	 * The version a refresh replaced is not "another": the reader
-	 * never saw it, and its end is the known limit of a refresh. */
+	 * never saw it, and its end is the known limit of a refresh. An
+	 * end that is ours holds back other versions' attributes until
+	 * this answer has reached the kernel. */
 	if (rc == 0 && got < size && h->page_cached &&
-	    page_etags_attrs_differ(ctx->pages, h->rel, h->etag) &&
-	    (h->refreshed_from[0] == '\0' ||
-	     page_etags_attrs_differ(ctx->pages, h->rel, h->refreshed_from)))
+	    page_etags_read_end(ctx->pages, h->rel, h->etag,
+				h->refreshed_from))
 		rc = -ESTALE;
 	if (rc == -ESTALE)
 		log_notice("'%s' changed on the server since it was opened "

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "fs/handle.h"
 #include "fs/lookup.h"
@@ -53,6 +54,18 @@ static void op_destroy(void *private_data)
 	fs_handle_release_all(private_data);
 }
 
+/* The kernel is about to be given @p rel's attributes at version
+ * @p etag: noted first, and held back while a page-cache reader's short
+ * read of another version may still be on its way (page_etags.h). */
+static void tell_kernel_attrs(struct fs_ctx *ctx, const char *rel,
+			      const char *etag)
+{
+	unsigned wait_ms = page_etags_note_attrs(ctx->pages, rel, etag);
+
+	if (wait_ms > 0)
+		usleep(wait_ms * 1000);
+}
+
 static int op_getattr(const char *path, struct stat *st,
 		      struct fuse_file_info *fi)
 {
@@ -69,7 +82,7 @@ static int op_getattr(const char *path, struct stat *st,
 	 * kernel adopts the size getattr reports, and an O_APPEND write goes
 	 * to that size. */
 	if (fs_handle_find_local(ctx, rel, false, st)) {
-		page_etags_note_attrs(ctx->pages, rel, NULL);
+		tell_kernel_attrs(ctx, rel, NULL);
 		return 0;
 	}
 	rc = fs_lookup(ctx, rel, &e);
@@ -77,7 +90,7 @@ static int op_getattr(const char *path, struct stat *st,
 		return rc;
 	fs_lookup_to_stat(ctx, &e, st);
 	if (e.kind == ATTR_FILE)
-		page_etags_note_attrs(ctx->pages, rel, e.etag);
+		tell_kernel_attrs(ctx, rel, e.etag);
 	return 0;
 }
 
@@ -141,10 +154,10 @@ static bool fill_entry(struct fs_ctx *ctx, const char *dir,
 		if (n < 0 || (size_t)n >= sizeof(rel))
 			goto type_only; /* a lookup answers for it */
 		if (fs_handle_find_local(ctx, rel, false, st)) {
-			page_etags_note_attrs(ctx->pages, rel, NULL);
+			tell_kernel_attrs(ctx, rel, NULL);
 			return true;
 		}
-		page_etags_note_attrs(ctx->pages, rel, a->etag);
+		tell_kernel_attrs(ctx, rel, a->etag);
 	}
 	fs_lookup_to_stat(ctx, a, st);
 	return true;

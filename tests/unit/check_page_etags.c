@@ -1,5 +1,6 @@
 /* Which version the kernel page cache holds, per path. */
 #include <check.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "cache/page_etags.h"
@@ -7,7 +8,7 @@
 
 START_TEST(test_same_version_keeps)
 {
-	struct page_etags *p = page_etags_new(10);
+	struct page_etags *p = page_etags_new(10, NULL);
 
 	/* Nothing cached yet: drop (there is nothing to keep). */
 	ck_assert(!page_etags_open(p, "a", "\"e1\""));
@@ -23,7 +24,7 @@ END_TEST
 
 START_TEST(test_forget)
 {
-	struct page_etags *p = page_etags_new(10);
+	struct page_etags *p = page_etags_new(10, NULL);
 
 	page_etags_open(p, "a", "\"e1\"");
 	page_etags_forget(p, "a");
@@ -41,7 +42,7 @@ END_TEST
  * version's size. A full forget drops both. */
 START_TEST(test_forget_pages_keeps_attrs)
 {
-	struct page_etags *p = page_etags_new(10);
+	struct page_etags *p = page_etags_new(10, NULL);
 
 	page_etags_note_attrs(p, "a", "\"e1\"");
 	page_etags_open(p, "a", "\"e1\"");
@@ -58,7 +59,7 @@ END_TEST
 
 START_TEST(test_bounded_lru)
 {
-	struct page_etags *p = page_etags_new(3);
+	struct page_etags *p = page_etags_new(3, NULL);
 	char path[16];
 
 	for (int i = 0; i < 3; i++) {
@@ -78,7 +79,7 @@ END_TEST
 
 START_TEST(test_attrs_version)
 {
-	struct page_etags *p = page_etags_new(2);
+	struct page_etags *p = page_etags_new(2, NULL);
 
 	/* Nothing told yet: no reason to distrust a short read. */
 	ck_assert(!page_etags_attrs_differ(p, "a", "\"e1\""));
@@ -106,6 +107,70 @@ START_TEST(test_attrs_version)
 }
 END_TEST
 
+static uint64_t fake_now;
+
+static uint64_t fake_clock(void)
+{
+	return fake_now;
+}
+
+/* A short read of the version the kernel was told of holds back another
+ * version's attributes for the guard, so that the read's answer reaches
+ * the kernel first; the same version, or after the guard, goes at once. */
+START_TEST(test_read_end_holds_back_other_versions)
+{
+	struct page_etags *p = page_etags_new(10, fake_clock);
+
+	fake_now = 1000;
+	ck_assert_uint_eq(page_etags_note_attrs(p, "a", "\"e1\""), 0);
+	/* The reader of e1 reached its end: fine, and recorded. */
+	ck_assert(!page_etags_read_end(p, "a", "\"e1\"", NULL));
+	fake_now = 1010;
+	/* The same version again: no wait. */
+	ck_assert_uint_eq(page_etags_note_attrs(p, "a", "\"e1\""), 0);
+	/* Another version 10 ms after the end: waits the rest (40 ms). */
+	ck_assert_uint_eq(page_etags_note_attrs(p, "a", "\"e2\""),
+			  PAGE_ETAGS_END_GUARD_MS - 10);
+	/* A second answer of e2 within the guard waits too: the first may
+	 * still be waiting. */
+	fake_now = 1020;
+	ck_assert_uint_eq(page_etags_note_attrs(p, "a", "\"e2\""),
+			  PAGE_ETAGS_END_GUARD_MS - 20);
+	/* A reader of e1 reaching its end now must fail. */
+	ck_assert(page_etags_read_end(p, "a", "\"e1\"", NULL));
+	/* After the guard: no wait. */
+	fake_now = 1000 + PAGE_ETAGS_END_GUARD_MS;
+	ck_assert_uint_eq(page_etags_note_attrs(p, "a", "\"e3\""), 0);
+	/* A local writer's view (no version) is another version too. */
+	ck_assert(!page_etags_read_end(p, "a", "\"e3\"", NULL));
+	ck_assert_uint_eq(page_etags_note_attrs(p, "a", NULL),
+			  PAGE_ETAGS_END_GUARD_MS);
+	/* Other paths are not held back. */
+	ck_assert_uint_eq(page_etags_note_attrs(p, "b", "\"x\""), 0);
+	page_etags_free(p);
+}
+END_TEST
+
+/* The version a refresh replaced counts as the reader's own; a path the
+ * kernel was told nothing of is never refused. */
+START_TEST(test_read_end_also_and_unknown)
+{
+	struct page_etags *p = page_etags_new(10, fake_clock);
+
+	fake_now = 5000;
+	ck_assert(!page_etags_read_end(p, "new", "\"e1\"", NULL));
+	page_etags_note_attrs(p, "a", "\"old\"");
+	ck_assert(page_etags_read_end(p, "a", "\"new\"", NULL));
+	ck_assert(page_etags_read_end(p, "a", "\"new\"", ""));
+	ck_assert(!page_etags_read_end(p, "a", "\"new\"", "\"old\""));
+	ck_assert(page_etags_read_end(p, "a", "\"new\"", "\"other\""));
+	/* That end was recorded: another version waits. */
+	ck_assert_uint_eq(page_etags_note_attrs(p, "a", "\"new\""),
+			  PAGE_ETAGS_END_GUARD_MS);
+	page_etags_free(p);
+}
+END_TEST
+
 static Suite *page_etags_suite(void)
 {
 	Suite *s = suite_create("page_etags");
@@ -116,6 +181,8 @@ static Suite *page_etags_suite(void)
 	tcase_add_test(tc, test_forget_pages_keeps_attrs);
 	tcase_add_test(tc, test_bounded_lru);
 	tcase_add_test(tc, test_attrs_version);
+	tcase_add_test(tc, test_read_end_holds_back_other_versions);
+	tcase_add_test(tc, test_read_end_also_and_unknown);
 	suite_add_tcase(s, tc);
 	return s;
 }
