@@ -46,7 +46,8 @@ struct pf_job {
 	size_t cursor;		   /* where workers look for work next */
 	size_t ahead;		   /* PF_AHEAD + PF_READY entries */
 	size_t window;		   /* how many may be ahead */
-	unsigned lookups;	   /* lookups seen (the 2nd opens the window) */
+	unsigned lookups;	   /* names looked up (the 2nd opens the window) */
+	size_t last;		   /* the entry looked up last, +1 (0: none) */
 	int workers;		   /* threads running for this job */
 	int refs;
 	bool listed;		   /* still in p->jobs */
@@ -423,8 +424,12 @@ int fs_prefetch_lookup(struct fs_ctx *ctx, const char *parent,
 	/* The walker is here: workers go on from just after it. */
 	if (j->cursor <= i)
 		j->cursor = i + 1;
-	if (++j->lookups == 2 && j->window < FS_PREFETCH_WINDOW_MIN)
+	/* A walk moves on: the same name again (stat twice, a program
+	 * checking one file) is no walk and sends nothing ahead. */
+	if (j->last != i + 1 && ++j->lookups == 2 &&
+	    j->window < FS_PREFETCH_WINDOW_MIN)
 		j->window = FS_PREFETCH_WINDOW_MIN;
+	j->last = i + 1;
 	switch (j->state[i]) {
 	case PF_TODO:
 	case PF_DONE:

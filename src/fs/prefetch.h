@@ -12,7 +12,8 @@
  * flight.
  *
  * The job runs ahead only while it is used, like read-ahead: the first
- * lookup in a listing sends nothing ahead, the second opens a window of
+ * lookup in a listing sends nothing ahead, the second (of another name:
+ * the same one again is no walk) opens a window of
  * FS_PREFETCH_WINDOW_MIN entries, and every lookup the job answered
  * doubles the window (up to FS_PREFETCH_WINDOW_MAX); an answer that
  * expired before the walker came shrinks it. A walk of a large

@@ -508,6 +508,45 @@ IT_TEST(test_ls_l_walk_prefetch_and_memo)
  * directory an earlier mount walked with LISTs only and shows every
  * file's exact metadata; a version changed in between costs its HEAD and
  * shows the new metadata. A memo file others may write is not trusted. */
+/*
+ * The same file looked up again (a program checking one file, `stat`
+ * twice) is no walk over its directory: nothing is sent ahead, where a
+ * second name would open a window of 32 HEADs. Since a directory found
+ * on the server has its first page cached, the first stat below lists
+ * "pf" and the prefetcher sees both lookups.
+ */
+IT_TEST(test_same_name_twice_sends_nothing_ahead)
+{
+	enum { N = 40 };
+	char **keys = numbered_keys("pf/f", N);
+	unsigned long long heads, sent;
+	char bucket[64];
+	struct it_mount m;
+	struct stat st;
+
+	it_fresh_bucket(bucket);
+	put_many(bucket, (const char *const *)keys, N);
+	it_mount(&m, bucket, NULL);
+	sent = it_mount_stat(&m, "prefetch_sent");
+	IT_ASSERT_OK(stat(it_path(&m, keys[5]), &st));
+	usleep(1200 * 1000); /* past attr_ttl, dir_ttl, the kernel's */
+	heads = it_mount_stat(&m, "head");
+	IT_ASSERT_OK(stat(it_path(&m, keys[5]), &st));
+	usleep(300 * 1000);
+	heads = it_mount_stat(&m, "head") - heads;
+	sent = it_mount_stat(&m, "prefetch_sent") - sent;
+	it_log("the same name twice: %llu HEAD the second time, %llu sent "
+	       "ahead", heads, sent);
+	IT_ASSERT_EQ_INT(heads, 1);
+	IT_ASSERT_EQ_INT(sent, 0);
+	/* Another name is a walk: the window opens. */
+	IT_ASSERT_OK(stat(it_path(&m, keys[6]), &st));
+	usleep(300 * 1000);
+	IT_ASSERT(it_mount_stat(&m, "prefetch_sent") > 0);
+	IT_ASSERT_EQ_INT(it_unmount(&m), 0);
+	it_strv_free(keys);
+}
+
 IT_TEST(test_memo_file_across_mounts)
 {
 	enum { N = 300 };
