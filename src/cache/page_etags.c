@@ -98,7 +98,7 @@ bool page_etags_open(struct page_etags *p, const char *path,
 	bool found, same = false;
 
 	if (etag == NULL || etag[0] == '\0') {
-		page_etags_forget(p, path);
+		page_etags_forget_pages(p, path);
 		return false;
 	}
 	pthread_mutex_lock(&p->lock);
@@ -129,17 +129,10 @@ void page_etags_forget_pages(struct page_etags *p, const char *path)
 	pthread_mutex_unlock(&p->lock);
 }
 
-void page_etags_forget(struct page_etags *p, const char *path)
+unsigned page_etags_forget(struct page_etags *p, const char *path)
 {
-	uint64_t hash = cache_table_hash(path);
-
-	pthread_mutex_lock(&p->lock);
-	drop(&p->paths, path, hash);
-	/* What the kernel was told of the path is unknown from now on
-	 * (a rename gives it another file's inode): the next answer
-	 * records it again. */
-	drop(&p->attrs, path, hash);
-	pthread_mutex_unlock(&p->lock);
+	page_etags_forget_pages(p, path);
+	return page_etags_note_attrs(p, path, NULL);
 }
 
 unsigned page_etags_note_attrs(struct page_etags *p, const char *path,

@@ -35,10 +35,19 @@ void page_etags_free(struct page_etags *p);
 bool page_etags_open(struct page_etags *p, const char *path,
 		     const char *etag);
 
-/** The cached pages of @p path can no longer be trusted (a local write,
- * a failed commit, unlink, rename); what its attributes were last is
- * forgotten too. */
-void page_etags_forget(struct page_etags *p, const char *path);
+/**
+ * The cached pages of @p path can no longer be trusted (a local writer,
+ * a commit, unlink, rename), and the size the kernel holds is no longer
+ * one this table knows: a local writer's writes set it without asking
+ * us, a rename moves another file's inode there. It is recorded as "no
+ * committed version" until the next page_etags_note_attrs(), so that a
+ * page-cache reader of an older version on this mount fails at its end
+ * (ESTALE) rather than trusting the kernel's size (the soak caught a
+ * reader padded with zeros up to the size its own mount's writer had
+ * appended to). Returns the wait of page_etags_note_attrs(): a writer
+ * about to open waits it out before its writes can grow the file.
+ */
+unsigned page_etags_forget(struct page_etags *p, const char *path);
 
 /** The cached pages of @p path can no longer be trusted, but the kernel
  * still holds the attributes last noted (a refreshed snapshot). */

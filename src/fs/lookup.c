@@ -713,7 +713,7 @@ void fs_lookup_note_change(struct fs_ctx *ctx, const char *rel,
 	memset(&absent, 0, sizeof(absent));
 	absent.kind = ATTR_ABSENT;
 	attr_cache_invalidate(ctx->attrs, rel);
-	page_etags_forget(ctx->pages, rel);
+	(void)page_etags_forget(ctx->pages, rel);
 	if (ctx->bodies != NULL)
 		body_cache_forget(ctx->bodies, rel);
 	attr_cache_put(ctx->attrs, rel, e ? e : &absent,

@@ -217,6 +217,7 @@ static int open_common(const char *path, struct fuse_file_info *fi,
 {
 	struct fs_ctx *ctx = fs_ctx_get();
 	struct fs_handle *h = NULL;
+	unsigned wait_ms;
 	int rc;
 
 	rc = fs_handle_open(ctx, fs_path_rel(path), fi->flags, create, mode,
@@ -227,9 +228,13 @@ static int open_common(const char *path, struct fuse_file_info *fi,
 	if (h->writable) {
 		/* A writer's bytes stay private until its commit: they bypass
 		 * the page cache that other handles of this file read, and
-		 * what was cached of the file can no longer be trusted. */
+		 * what was cached of the file can no longer be trusted, nor
+		 * the kernel's size (its writes grow it without asking us):
+		 * a page-cache reader here then fails at its end. */
 		fi->direct_io = 1;
-		page_etags_forget(ctx->pages, h->rel);
+		wait_ms = page_etags_forget(ctx->pages, h->rel);
+		if (wait_ms > 0)
+			usleep(wait_ms * 1000);
 	} else if (fs_handle_others_open(ctx, h)) {
 		/* The kernel's page cache is one per file, shared by every
 		 * handle: with another handle open (perhaps of an older

@@ -330,7 +330,7 @@ int fs_ops_rename(const char *from, const char *to, unsigned int flags)
 		attr_cache_invalidate(ctx->attrs, dst);
 		/* The kernel moves the source's inode to dst: what it held
 		 * for dst before tells nothing now. */
-		page_etags_forget(ctx->pages, dst);
+		(void)page_etags_forget(ctx->pages, dst);
 		dir_cache_invalidate_all(ctx->dirs);
 	}
 out:

@@ -39,7 +39,9 @@ END_TEST
 
 /* A refreshed snapshot drops the pages' version but not what the kernel
  * was told: the next open must still see that the kernel holds another
- * version's size. A full forget drops both. */
+ * version's size. A full forget (a local writer, a commit, a rename)
+ * leaves "no committed version": no short read is trusted until the
+ * kernel is told a version again. */
 START_TEST(test_forget_pages_keeps_attrs)
 {
 	struct page_etags *p = page_etags_new(10, NULL);
@@ -51,6 +53,10 @@ START_TEST(test_forget_pages_keeps_attrs)
 	ck_assert(!page_etags_attrs_differ(p, "a", "\"e1\""));
 	ck_assert(!page_etags_open(p, "a", "\"e1\""));
 	page_etags_forget(p, "a");
+	ck_assert(page_etags_attrs_differ(p, "a", "\"e1\""));
+	ck_assert(page_etags_attrs_differ(p, "a", "\"e2\""));
+	ck_assert(page_etags_read_end(p, "a", "\"e1\"", NULL));
+	page_etags_note_attrs(p, "a", "\"e2\"");
 	ck_assert(!page_etags_attrs_differ(p, "a", "\"e2\""));
 	page_etags_forget_pages(p, "never-seen");
 	page_etags_free(p);
@@ -92,10 +98,12 @@ START_TEST(test_attrs_version)
 	/* A local writer's view is no version at all. */
 	page_etags_note_attrs(p, "a", NULL);
 	ck_assert(page_etags_attrs_differ(p, "a", "\"e2\""));
-	/* Independent of the page versions; forget() drops it too. */
+	/* Independent of the page versions; an open of an unknown version
+	 * drops only the pages. */
 	ck_assert(!page_etags_open(p, "a", "\"e2\""));
 	ck_assert(page_etags_attrs_differ(p, "a", "\"e2\""));
-	page_etags_forget(p, "a");
+	page_etags_note_attrs(p, "a", "\"e2\"");
+	ck_assert(!page_etags_open(p, "a", ""));
 	ck_assert(!page_etags_attrs_differ(p, "a", "\"e2\""));
 	page_etags_note_attrs(p, "a", NULL);
 	/* Bounded: the least recently told path is forgotten. */
@@ -145,6 +153,13 @@ START_TEST(test_read_end_holds_back_other_versions)
 	ck_assert(!page_etags_read_end(p, "a", "\"e3\"", NULL));
 	ck_assert_uint_eq(page_etags_note_attrs(p, "a", NULL),
 			  PAGE_ETAGS_END_GUARD_MS);
+	/* A local writer opening right after a reader's end waits too. */
+	fake_now = 3000;
+	page_etags_note_attrs(p, "w", "\"v1\"");
+	ck_assert(!page_etags_read_end(p, "w", "\"v1\"", NULL));
+	fake_now = 3005;
+	ck_assert_uint_eq(page_etags_forget(p, "w"),
+			  PAGE_ETAGS_END_GUARD_MS - 5);
 	/* Other paths are not held back. */
 	ck_assert_uint_eq(page_etags_note_attrs(p, "b", "\"x\""), 0);
 	page_etags_free(p);
