@@ -308,7 +308,6 @@ int fs_lookup_fresh(struct fs_ctx *ctx, const char *rel,
 	return rc;
 }
 
-
 int fs_lookup(struct fs_ctx *ctx, const char *rel, struct attr_entry *out)
 {
 	enum fs_guess guess = FS_GUESS_NONE;

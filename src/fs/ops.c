@@ -54,16 +54,21 @@ static void op_destroy(void *private_data)
 	fs_handle_release_all(private_data);
 }
 
+/* Hold back an answer that changes the kernel's size for the @p wait_ms
+ * page_etags asked for: a page-cache reader's short read of another
+ * version may still be on its way (page_etags.h). */
+static void hold_back(unsigned wait_ms)
+{
+	if (wait_ms > 0)
+		usleep(wait_ms * 1000);
+}
+
 /* The kernel is about to be given @p rel's attributes at version
- * @p etag: noted first, and held back while a page-cache reader's short
- * read of another version may still be on its way (page_etags.h). */
+ * @p etag: noted first, and held back as above. */
 static void tell_kernel_attrs(struct fs_ctx *ctx, const char *rel,
 			      const char *etag)
 {
-	unsigned wait_ms = page_etags_note_attrs(ctx->pages, rel, etag);
-
-	if (wait_ms > 0)
-		usleep(wait_ms * 1000);
+	hold_back(page_etags_note_attrs(ctx->pages, rel, etag));
 }
 
 static int op_getattr(const char *path, struct stat *st,
@@ -217,7 +222,6 @@ static int open_common(const char *path, struct fuse_file_info *fi,
 {
 	struct fs_ctx *ctx = fs_ctx_get();
 	struct fs_handle *h = NULL;
-	unsigned wait_ms;
 	int rc;
 
 	rc = fs_handle_open(ctx, fs_path_rel(path), fi->flags, create, mode,
@@ -232,9 +236,7 @@ static int open_common(const char *path, struct fuse_file_info *fi,
 		 * the kernel's size (its writes grow it without asking us):
 		 * a page-cache reader here then fails at its end. */
 		fi->direct_io = 1;
-		wait_ms = page_etags_forget(ctx->pages, h->rel);
-		if (wait_ms > 0)
-			usleep(wait_ms * 1000);
+		hold_back(page_etags_forget(ctx->pages, h->rel));
 	} else if (fs_handle_others_open(ctx, h)) {
 		/* The kernel's page cache is one per file, shared by every
 		 * handle: with another handle open (perhaps of an older
